@@ -74,9 +74,13 @@ function convert(flag: string, spec: OptionSpec, raw: string): unknown {
     case 'number': {
       const n = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(n) || (spec.type === 'int' && !Number.isInteger(n)))
-        throw new ConfigError(`${flag}: '${raw}' is not ${spec.type === 'int' ? 'an integer' : 'a number'}`);
-      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${flag}: ${n} is below ${spec.min}`);
-      if (spec.max !== undefined && n > spec.max) throw new ConfigError(`${flag}: ${n} is above ${spec.max}`);
+        throw new ConfigError(
+          `${flag}: '${raw}' is not ${spec.type === 'int' ? 'an integer' : 'a number'}`,
+        );
+      if (spec.min !== undefined && n < spec.min)
+        throw new ConfigError(`${flag}: ${n} is below ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max)
+        throw new ConfigError(`${flag}: ${n} is above ${spec.max}`);
       return n;
     }
     case 'bool':
@@ -84,7 +88,10 @@ function convert(flag: string, spec: OptionSpec, raw: string): unknown {
       if (/^(0|false|no|off)$/i.test(raw)) return false;
       throw new ConfigError(`${flag}: '${raw}' is not a boolean`);
     case 'list':
-      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     case 'duration':
       try {
         return parseDuration(raw);
@@ -120,7 +127,8 @@ export function parseOptions<T extends OptionSpecs>(
     const spec = specs[key]!;
     let raw: string;
     if (eq !== -1) raw = arg.slice(eq + 1);
-    else if (spec.type === 'bool' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) raw = 'true';
+    else if (spec.type === 'bool' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--')))
+      raw = 'true';
     else {
       const next = argv[++i];
       if (next === undefined) throw new ConfigError(`${flag} needs a value`);
@@ -138,7 +146,9 @@ export function formatHelp(specs: OptionSpecs): string {
     const left = `  --${kebab(key)}${meta}`;
     const extras: string[] = [];
     if (spec.default !== undefined && spec.default !== '')
-      extras.push(`default: ${Array.isArray(spec.default) ? spec.default.join(',') : spec.default}`);
+      extras.push(
+        `default: ${Array.isArray(spec.default) ? spec.default.join(',') : spec.default}`,
+      );
     if (spec.env) extras.push(`env: ${spec.env}`);
     if ('choices' in spec && spec.choices) extras.push(`one of: ${spec.choices.join(', ')}`);
     return [left, spec.help + (extras.length ? ` (${extras.join('; ')})` : '')] as const;

@@ -31,7 +31,9 @@ export class HttpError extends Error {
   }
 
   toJSON(): ErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    return {
+      error: { message: this.message, type: this.type, param: this.param, code: this.code },
+    };
   }
 }
 
