@@ -1,0 +1,119 @@
+/**
+ * One request's generation state as the engine sees it: its tokens, where its KV lives (block
+ * table) and how far the KV is computed. Plain data plus a few derived views; the scheduler and
+ * the block manager move it between states.
+ */
+import type { PromptLogprob } from '../runner/runner.ts';
+import type { SamplingParams } from './sampling-params.ts';
+
+export type SequenceStatus = 'waiting' | 'running' | 'preempted' | 'finished';
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+/** Seconds on the engine's clock; null until the event happens. */
+export interface SequenceTimings {
+  arrival: number;
+  firstScheduled: number | null;
+  firstToken: number | null;
+  lastToken: number | null;
+}
+
+export interface SequenceInit {
+  requestId: string;
+  seqId: number;
+  promptTokenIds: readonly number[];
+  params: SamplingParams;
+  arrivalTime: number;
+  /** Defaults to params.priority. */
+  priority?: number;
+  wantPromptLogprobs?: boolean;
+}
+
+export class Sequence {
+  readonly requestId: string;
+  readonly seqId: number;
+  readonly promptTokenIds: readonly number[];
+  readonly outputTokenIds: number[] = [];
+  readonly params: SamplingParams;
+  readonly priority: number;
+  readonly arrivalTime: number;
+  readonly wantPromptLogprobs: boolean;
+  status: SequenceStatus = 'waiting';
+  /** Tokens whose KV is in the cache (prefix-cache hits included). */
+  numComputedTokens = 0;
+  /** Prompt tokens served from the prefix cache at first admission (usage.cached_tokens). */
+  numCachedTokens = 0;
+  blockTable: number[] = [];
+  /** Hash chain of this sequence's full, computed blocks (see block-manager.ts). */
+  readonly blockHashes: string[] = [];
+  /** Set by abort(); the scheduler removes the sequence at its next step. */
+  abortReason: FinishReason | null = null;
+  finishReason: FinishReason | null = null;
+  /** Prompt logprobs gathered so far (index 0 is null: nothing predicts the first token). */
+  promptLogprobs: (PromptLogprob | null)[] | null;
+  readonly timings: SequenceTimings;
+  private promptArray: Int32Array | null = null;
+
+  constructor(init: SequenceInit) {
+    this.requestId = init.requestId;
+    this.seqId = init.seqId;
+    this.promptTokenIds = init.promptTokenIds;
+    this.params = init.params;
+    this.priority = init.priority ?? init.params.priority;
+    this.arrivalTime = init.arrivalTime;
+    this.wantPromptLogprobs = init.wantPromptLogprobs ?? false;
+    this.promptLogprobs = this.wantPromptLogprobs ? [null] : null;
+    this.timings = {
+      arrival: init.arrivalTime,
+      firstScheduled: null,
+      firstToken: null,
+      lastToken: null,
+    };
+  }
+
+  get numPromptTokens(): number {
+    return this.promptTokenIds.length;
+  }
+
+  get numOutputTokens(): number {
+    return this.outputTokenIds.length;
+  }
+
+  /** Prompt plus output: what a (re-)prefill must cover. */
+  get numTokens(): number {
+    return this.promptTokenIds.length + this.outputTokenIds.length;
+  }
+
+  tokenAt(position: number): number {
+    const numPrompt = this.promptTokenIds.length;
+    return position < numPrompt
+      ? this.promptTokenIds[position]!
+      : this.outputTokenIds[position - numPrompt]!;
+  }
+
+  /** The prompt as the runner takes it (built once; the prompt never changes). */
+  get promptTokenArray(): Int32Array {
+    this.promptArray ??= Int32Array.from(this.promptTokenIds);
+    return this.promptArray;
+  }
+
+  /** Token ids of positions [start, end). */
+  tokenRange(start: number, end: number): number[] {
+    const out: number[] = [];
+    for (let p = start; p < end; p++) out.push(this.tokenAt(p));
+    return out;
+  }
+
+  get isFinished(): boolean {
+    return this.status === 'finished';
+  }
+
+  /** Prompt logprobs are still owed (echo) until every prompt position has one. */
+  get needsPromptLogprobs(): boolean {
+    return this.promptLogprobs !== null && this.promptLogprobs.length < this.promptTokenIds.length;
+  }
+
+  /** Orders by priority, then arrival, then id (lower first): the waiting queue's order. */
+  static compare(a: Sequence, b: Sequence): number {
+    return a.priority - b.priority || a.arrivalTime - b.arrivalTime || a.seqId - b.seqId;
+  }
+}
