@@ -1,0 +1,149 @@
+/**
+ * The edge app: one itty-router pipeline shared by the Workers and Node entries and the tests.
+ * Request stages, in order: request id → body limit → auth → validate/input filter → rate limit
+ * → cache lookup → forward. Response stages, in order: output mask → usage metering → cache
+ * store → respond (headers, metrics, log). Errors thrown anywhere become OpenAI JSON in `catch`.
+ */
+import { Router } from 'itty-router';
+import { errorResponse, HttpError, notFound } from '../shared/errors.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../shared/metrics.ts';
+import { Authenticator } from './auth.ts';
+import { ResponseCache } from './cache.ts';
+import type { EdgeConfig } from './config.ts';
+import type { EdgeDeps, EdgeServices, LogRecord, RequestState } from './context.ts';
+import { buildFilters } from './filter.ts';
+import { builtinMaskers, type Masker, regexMasker } from './mask.ts';
+import { createEdgeMetrics } from './metrics.ts';
+import { authenticate } from './pipeline/authenticate.ts';
+import { cacheLookup } from './pipeline/cache-lookup.ts';
+import { cacheStore } from './pipeline/cache-store.ts';
+import { forwardCompletion, forwardGet } from './pipeline/forward.ts';
+import { limitRate } from './pipeline/limit-rate.ts';
+import { maskOutput } from './pipeline/mask-output.ts';
+import { meterUsage } from './pipeline/meter-usage.ts';
+import { readBody } from './pipeline/read-body.ts';
+import { assignRequestId } from './pipeline/request-id.ts';
+import { respond } from './pipeline/respond.ts';
+import { validate } from './pipeline/validate.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { BackendRouter } from './route.ts';
+import type { Endpoint } from './schema.ts';
+import { BackendPool } from './upstream.ts';
+
+export interface RuntimeContext {
+  waitUntil?: (work: Promise<unknown>) => void;
+}
+
+export interface EdgeApp {
+  fetch(request: Request, runtime?: RuntimeContext): Promise<Response>;
+  services: EdgeServices;
+  /** Starts background health checks (Node; Workers checks lazily per request). */
+  startHealthChecks(): void;
+  close(): void;
+}
+
+const jsonLog = (record: LogRecord) =>
+  console.log(JSON.stringify({ time: new Date().toISOString(), ...record }));
+
+export function createServices(config: EdgeConfig, deps: EdgeDeps): EdgeServices {
+  const now = deps.now ?? Date.now;
+  const metrics = createEdgeMetrics(deps.registry);
+  const pool = new BackendPool(config.routing, deps.fetchUpstream, now);
+  const maskers: Masker[] = [
+    ...(config.maskers.builtins ? builtinMaskers() : []),
+    ...config.maskers.custom.map((spec) => regexMasker(spec as Parameters<typeof regexMasker>[0])),
+  ];
+  return {
+    config,
+    auth: new Authenticator(config.auth, config.limits, now),
+    limiter: new RateLimiter(now),
+    cache: new ResponseCache(config.cache, deps.secondLevelCache),
+    pool,
+    router: new BackendRouter(pool, config.routing, deps.fetchUpstream, now, () =>
+      metrics.upstreamErrors.inc(),
+    ),
+    metrics,
+    filters: buildFilters(config.filters as Parameters<typeof buildFilters>[0]),
+    maskers,
+    now,
+    log: deps.log ?? jsonLog,
+  };
+}
+
+// itty passes handlers the request and our state; its own types want its IRequest.
+// biome-ignore lint/suspicious/noExplicitAny: the boundary with itty's loosely typed handlers
+type Handler = (...args: any[]) => unknown;
+
+export function createEdgeApp(config: EdgeConfig, deps: EdgeDeps): EdgeApp {
+  const s = createServices(config, deps);
+  const router = Router({
+    before: [assignRequestId as Handler],
+    catch: (err: unknown, _request: Request, state: RequestState) => {
+      if (!(err instanceof HttpError))
+        s.log({
+          level: 'error',
+          msg: 'unhandled',
+          request_id: state.requestId,
+          error: String(err),
+        });
+      return errorResponse(err);
+    },
+    finally: [maskOutput(s), meterUsage(s), cacheStore(s), respond(s)] as Handler[],
+  });
+  const completion = (endpoint: Endpoint): Handler[] => [
+    readBody(s),
+    authenticate(s),
+    validate(s, endpoint),
+    limitRate(s),
+    cacheLookup(s),
+    forwardCompletion(s),
+  ];
+  router.post('/v1/chat/completions', ...completion('chat'));
+  router.post('/v1/completions', ...completion('completions'));
+  router.get('/v1/models', authenticate(s) as Handler, forwardGet(s) as Handler);
+  router.get('/health', () => healthResponse(s));
+  router.get('/metrics', () => metricsResponse(s));
+  router.all('*', (request: Request) => {
+    throw notFound(`No route for ${request.method} ${new URL(request.url).pathname}.`);
+  });
+
+  return {
+    services: s,
+    startHealthChecks: () => s.pool.start(),
+    close: () => s.pool.stop(),
+    async fetch(request, runtime = {}) {
+      const waitUntil = runtime.waitUntil ?? ((work) => void work.catch(() => {}));
+      if (deps.lazyHealthChecks) {
+        const due = s.pool.checkIfDue();
+        if (due) waitUntil(due);
+      }
+      const state: RequestState = {
+        requestId: '',
+        startedAt: s.now(),
+        route: 'unmatched',
+        headers: {},
+        signal: request.signal,
+        waitUntil,
+      };
+      try {
+        return (await router.fetch(request, state)) as Response;
+      } catch (err) {
+        return errorResponse(err, { 'x-request-id': state.requestId || crypto.randomUUID() });
+      }
+    },
+  };
+}
+
+function healthResponse({ pool }: EdgeServices): Response {
+  const healthy = pool.anyHealthy();
+  return new Response(
+    JSON.stringify({ status: healthy ? 'ok' : 'unavailable', backends: pool.states() }),
+    { status: healthy ? 200 : 503, headers: { 'content-type': 'application/json' } },
+  );
+}
+
+function metricsResponse({ metrics }: EdgeServices): Response {
+  return new Response(metrics.registry.render(), {
+    headers: { 'content-type': PROMETHEUS_CONTENT_TYPE },
+  });
+}

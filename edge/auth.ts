@@ -1,0 +1,131 @@
+/**
+ * Who is calling: a JWT (HS256 against JWT_SECRET, or RS/ES/EdDSA against a remote JWKS) or a
+ * static API key. Algorithms are pinned per key source, so an HS256 token can never be checked
+ * against a public key and `alg: none` is never accepted. Every failure is a 401 with a message
+ * that says what was wrong, never which secret was close.
+ */
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
+import { unauthorized } from '../shared/errors.ts';
+import { ApiKeyStore } from './api-keys.ts';
+import type { AuthConfig, RateLimits } from './config.ts';
+
+export interface Principal {
+  sub: string;
+  limits: RateLimits;
+  via: 'jwt' | 'api_key';
+}
+
+const SYMMETRIC_ALGORITHMS = ['HS256'];
+const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+];
+
+const encoder = new TextEncoder();
+
+export class Authenticator {
+  private readonly secret: Uint8Array | undefined;
+  private readonly jwks: JWTVerifyGetKey | undefined;
+  private readonly apiKeys: ApiKeyStore;
+
+  constructor(
+    private readonly config: AuthConfig,
+    private readonly defaultLimits: RateLimits,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.secret = config.jwtSecret ? encoder.encode(config.jwtSecret) : undefined;
+    this.jwks = config.jwksUrl
+      ? createRemoteJWKSet(new URL(config.jwksUrl), {
+          timeoutDuration: config.jwksTimeoutMs,
+          cooldownDuration: config.jwksCooldownMs,
+          cacheMaxAge: config.jwksCacheMaxAgeMs,
+        })
+      : undefined;
+    this.apiKeys = new ApiKeyStore(config.apiKeys);
+  }
+
+  /** The caller named by the request's credentials; throws a 401 HttpError otherwise. */
+  async authenticate(headers: Headers): Promise<Principal> {
+    const credential = presentedCredential(headers);
+    if (credential.length > this.config.maxTokenBytes)
+      throw unauthorized(`Credential exceeds ${this.config.maxTokenBytes} bytes.`);
+    const key = await this.apiKeys.lookup(credential);
+    if (key) return { sub: key.sub, limits: key.limits, via: 'api_key' };
+    if (credential.split('.').length !== 3) throw unauthorized('Invalid API key or token.');
+    const payload = await this.verifyJwt(credential);
+    if (typeof payload.sub !== 'string' || payload.sub === '')
+      throw unauthorized('Token has no sub claim.');
+    return { sub: payload.sub, limits: this.defaultLimits, via: 'jwt' };
+  }
+
+  private async verifyJwt(token: string): Promise<JWTPayload> {
+    let alg: unknown;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw unauthorized('Malformed token.');
+    }
+    const options = {
+      issuer: this.config.issuer,
+      audience: this.config.audience,
+      clockTolerance: this.config.clockToleranceSeconds,
+      requiredClaims: ['exp'],
+      currentDate: new Date(this.now()),
+    };
+    try {
+      if (typeof alg === 'string' && SYMMETRIC_ALGORITHMS.includes(alg) && this.secret)
+        return (
+          await jwtVerify(token, this.secret, { ...options, algorithms: SYMMETRIC_ALGORITHMS })
+        ).payload;
+      if (typeof alg === 'string' && ASYMMETRIC_ALGORITHMS.includes(alg) && this.jwks)
+        return (
+          await jwtVerify(token, this.jwks, { ...options, algorithms: ASYMMETRIC_ALGORITHMS })
+        ).payload;
+    } catch (err) {
+      throw unauthorized(describeJoseError(err));
+    }
+    throw unauthorized(`Token algorithm '${String(alg)}' is not accepted.`);
+  }
+}
+
+function presentedCredential(headers: Headers): string {
+  const apiKey = headers.get('x-api-key');
+  if (apiKey) return apiKey.trim();
+  const header = headers.get('authorization');
+  if (!header) throw unauthorized('Missing Authorization header (expected: Bearer <token>).');
+  const match = /^Bearer[ \t]+(\S+)\s*$/i.exec(header);
+  if (!match) throw unauthorized('Malformed Authorization header (expected: Bearer <token>).');
+  return match[1]!;
+}
+
+function describeJoseError(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'Token has expired.';
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.claim === 'nbf') return 'Token is not yet valid.';
+    return `Token claim '${err.claim}' is invalid (${err.reason}).`;
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'Token signature is invalid.';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'No signing key matches the token (kid).';
+  if (err instanceof errors.JWKSTimeout) return 'Signing keys could not be fetched in time.';
+  if (err instanceof errors.JWKSInvalid) return 'Signing key set is invalid.';
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'Token algorithm is not accepted.';
+  if (err instanceof errors.JOSEError) return `Invalid token (${err.code}).`;
+  // Anything else came from fetching the JWKS (connection refused, bad status).
+  return 'Signing keys are unavailable; cannot verify the token.';
+}

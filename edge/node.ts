@@ -1,0 +1,151 @@
+/**
+ * The Node entry: an HTTP/1.1 (or HTTPS, TLS ≥ 1.2) server that turns each request into a fetch
+ * Request for the shared app and streams the Response back with backpressure. A client that
+ * goes away aborts the request's signal, which aborts the upstream call.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { createEdgeApp, type EdgeApp } from './app.ts';
+import type { EdgeConfig } from './config.ts';
+import type { LogRecord } from './context.ts';
+import { loadNodeConfig, type NodeConfigSources } from './node-config.ts';
+import { createNodeUpstream } from './node-upstream.ts';
+
+export interface NodeEdgeOptions extends NodeConfigSources {
+  /** A finished config; when absent it is built from env, configFile and backendUrls. */
+  config?: EdgeConfig;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** PEM files: serve HTTPS when both are given. */
+  tlsCert?: string;
+  tlsKey?: string;
+  log?: (record: LogRecord) => void;
+}
+
+export interface NodeEdge {
+  url: string;
+  app: EdgeApp;
+  close(): Promise<void>;
+}
+
+export const SERVER_TIMEOUTS = {
+  headersTimeoutMs: 30_000,
+  requestTimeoutMs: 120_000,
+  // Longer than common load balancers' 60 s idle, so they close first.
+  keepAliveTimeoutMs: 65_000,
+};
+
+export async function startNodeEdge(options: NodeEdgeOptions = {}): Promise<NodeEdge> {
+  const config = options.config ?? loadNodeConfig(options);
+  const upstream = createNodeUpstream(config.routing);
+  const app = createEdgeApp(config, { fetchUpstream: upstream.fetchUpstream, log: options.log });
+  const handler = (req: IncomingMessage, res: ServerResponse) => void serve(app, req, res);
+  const tls = options.tlsCert && options.tlsKey;
+  const server: Server = tls
+    ? createHttpsServer(
+        {
+          cert: readFileSync(options.tlsCert!),
+          key: readFileSync(options.tlsKey!),
+          minVersion: 'TLSv1.2',
+        },
+        handler,
+      )
+    : createHttpServer(handler);
+  server.headersTimeout = SERVER_TIMEOUTS.headersTimeoutMs;
+  server.requestTimeout = SERVER_TIMEOUTS.requestTimeoutMs;
+  server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeoutMs;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8787, host, () => resolve());
+  });
+  app.startHealthChecks();
+  const { port } = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `${tls ? 'https' : 'http'}://${shownHost}:${port}`,
+    app,
+    async close() {
+      app.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 5000).unref();
+      });
+      await upstream.close();
+    },
+  };
+}
+
+async function serve(app: EdgeApp, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const controller = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  try {
+    const response = await app.fetch(toRequest(req, controller.signal));
+    await writeResponse(response, res);
+  } catch {
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+    res.end();
+  }
+}
+
+function toRequest(req: IncomingMessage, signal: AbortSignal): Request {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
+    method: req.method,
+    headers,
+    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+    signal,
+    duplex: 'half',
+  } as RequestInit);
+}
+
+async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
+  res.statusCode = response.status;
+  for (const [name, value] of response.headers) res.setHeader(name, value);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  const onClose = () => void reader.cancel().catch(() => {});
+  res.on('close', onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || res.destroyed) break;
+      if (!res.write(value)) await drained(res);
+    }
+  } finally {
+    res.off('close', onClose);
+    res.end();
+  }
+}
+
+/** Resolves when the socket can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

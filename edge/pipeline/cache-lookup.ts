@@ -1,0 +1,34 @@
+/** Stage 6: answers from the response cache when it can; a HIT never reaches a backend. */
+import type { EdgeServices, RequestState } from '../context.ts';
+import { EdgeReply, type SseItem } from '../reply.ts';
+
+export const cacheLookup =
+  ({ cache, metrics }: EdgeServices) =>
+  async (request: Request, state: RequestState): Promise<EdgeReply | undefined> => {
+    const body = state.body as unknown as Record<string, unknown>;
+    const decision = await cache.decide(
+      state.endpoint ?? state.route,
+      body,
+      request.headers,
+      state.principal!.sub,
+    );
+    if ('bypass' in decision) {
+      state.cacheResult = 'BYPASS';
+      metrics.cache.inc({ result: 'bypass' });
+      return undefined;
+    }
+    state.cacheKey = decision.key;
+    const hit = await cache.get(decision.key);
+    state.cacheResult = hit ? 'HIT' : 'MISS';
+    metrics.cache.inc({ result: hit ? 'hit' : 'miss' });
+    if (!hit) return undefined;
+    const replayBody =
+      hit.body.type === 'json'
+        ? { type: 'json' as const, json: structuredClone(hit.body.json) }
+        : { type: 'sse' as const, events: replay(hit.body.items) };
+    return new EdgeReply(200, { ...hit.headers }, replayBody, true);
+  };
+
+async function* replay(items: SseItem[]): AsyncGenerator<SseItem> {
+  for (const item of items) yield item;
+}

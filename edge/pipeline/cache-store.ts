@@ -1,0 +1,51 @@
+/**
+ * Post-stage 3: stores a 200 answer (already masked) under the request's cache key. A stream is
+ * recorded as it passes and stored before its last byte is released, so a repeat sent the moment
+ * the response ends is a HIT; a stream that fails or is cut short is not stored.
+ */
+import type { CachedReply } from '../cache.ts';
+import type { EdgeServices, RequestState } from '../context.ts';
+import { EdgeReply, type SseItem } from '../reply.ts';
+
+export const cacheStore =
+  ({ cache }: EdgeServices) =>
+  (reply: unknown, _request: Request, state: RequestState): unknown => {
+    if (!(reply instanceof EdgeReply) || reply.fromCache || reply.status !== 200) return reply;
+    const key = state.cacheKey;
+    if (!key) return reply;
+    const store = (entry: CachedReply) => {
+      const pending = cache.set(key, entry);
+      if (pending) state.waitUntil(pending);
+    };
+    const headers = { ...reply.headers };
+    if (reply.body.type === 'json') {
+      const json = structuredClone(reply.body.json);
+      store({ headers, body: { type: 'json', json }, sizeBytes: JSON.stringify(json).length });
+    }
+    if (reply.body.type === 'sse')
+      reply.body = { type: 'sse', events: recordStream(reply.body.events, headers, store) };
+    return reply;
+  };
+
+async function* recordStream(
+  events: AsyncIterable<SseItem>,
+  headers: Record<string, string>,
+  store: (entry: CachedReply) => void,
+): AsyncGenerator<SseItem> {
+  const items: SseItem[] = [];
+  let sizeBytes = 0;
+  for await (const item of events) {
+    if ('data' in item && item.data === '[DONE]') {
+      // Store before the client sees the end of the stream.
+      items.push(item);
+      store({ headers, body: { type: 'sse', items }, sizeBytes: sizeBytes + 6 });
+      yield item;
+      continue;
+    }
+    // Kept as its text: a snapshot later stages cannot change, and replay needs no re-encoding.
+    const data = 'json' in item ? JSON.stringify(item.json) : item.data;
+    sizeBytes += data.length;
+    items.push({ data });
+    yield item;
+  }
+}

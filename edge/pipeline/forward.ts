@@ -1,0 +1,91 @@
+/**
+ * Stage 7: sends the request to a backend (see route.ts for which, and for retries) and parses
+ * its answer into an EdgeReply. Streamed requests always ask the backend for usage, since the
+ * token rate limit needs it; meter-usage.ts strips it again when the client did not ask.
+ */
+import type { EdgeServices, RequestState } from '../context.ts';
+import { EdgeReply, isJson, isSse, parseSse } from '../reply.ts';
+import { affinityKey, type Forwarded } from '../route.ts';
+
+export const forwardCompletion =
+  ({ config, router }: EdgeServices) =>
+  async (request: Request, state: RequestState): Promise<EdgeReply> => {
+    const body = { ...state.body } as Record<string, unknown>;
+    const options = (body.stream_options ?? {}) as Record<string, unknown>;
+    if (body.stream === true && options.include_usage !== true) {
+      body.stream_options = { ...options, include_usage: true };
+      state.injectedUsage = true;
+    }
+    const forwarded = await router.send({
+      path: new URL(request.url).pathname,
+      method: 'POST',
+      headers: upstreamHeaders(config.routing.apiKey, state, true),
+      body: JSON.stringify(body),
+      affinityKey: affinityKey(body, config.routing.affinityPrefixChars),
+      signal: state.signal,
+    });
+    state.backend = forwarded.backend.url;
+    return toReply(forwarded);
+  };
+
+export const forwardGet =
+  ({ config, router }: EdgeServices) =>
+  async (request: Request, state: RequestState): Promise<EdgeReply> => {
+    const forwarded = await router.send({
+      path: new URL(request.url).pathname,
+      method: 'GET',
+      headers: upstreamHeaders(config.routing.apiKey, state, false),
+      signal: state.signal,
+    });
+    state.backend = forwarded.backend.url;
+    return toReply(forwarded);
+  };
+
+function upstreamHeaders(
+  apiKey: string | undefined,
+  state: RequestState,
+  hasBody: boolean,
+): Record<string, string> {
+  const headers: Record<string, string> = { 'x-request-id': state.requestId };
+  if (hasBody) headers['content-type'] = 'application/json';
+  if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+  return headers;
+}
+
+/** Headers worth passing from a backend to the client. */
+const PASSED_HEADERS = ['retry-after'];
+
+async function toReply(forwarded: Forwarded): Promise<EdgeReply> {
+  const { response, chunks } = forwarded;
+  const headers: Record<string, string> = {};
+  for (const name of PASSED_HEADERS) {
+    const value = response.headers.get(name);
+    if (value) headers[name] = value;
+  }
+  const contentType = response.headers.get('content-type');
+  if (isSse(contentType))
+    return new EdgeReply(
+      response.status,
+      headers,
+      { type: 'sse', events: parseSse(chunks) },
+      false,
+      forwarded.abort,
+    );
+  const text = await readText(chunks);
+  if (isJson(contentType)) {
+    try {
+      return new EdgeReply(response.status, headers, { type: 'json', json: JSON.parse(text) });
+    } catch {
+      // fall through: pass the text on as it came
+    }
+  }
+  if (contentType) headers['content-type'] = contentType;
+  return new EdgeReply(response.status, headers, { type: 'text', text });
+}
+
+async function readText(chunks: AsyncIterable<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of chunks) text += decoder.decode(chunk, { stream: true });
+  return text + decoder.decode();
+}

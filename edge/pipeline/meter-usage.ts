@@ -1,0 +1,47 @@
+/**
+ * Post-stage 2: debits the tokens a request used (the response's `usage`) from the caller's
+ * token bucket once it has ended, and removes the usage the edge asked for on the client's
+ * behalf but the client did not request.
+ */
+import type { EdgeServices, RequestState } from '../context.ts';
+import { EdgeReply, type SseItem } from '../reply.ts';
+
+type Usage = { total_tokens?: unknown };
+
+export const meterUsage =
+  ({ limiter }: EdgeServices) =>
+  (reply: unknown, _request: Request, state: RequestState): unknown => {
+    if (!(reply instanceof EdgeReply) || reply.fromCache || !state.principal) return reply;
+    const { sub, limits } = state.principal;
+    const charge = (usage: unknown) => {
+      const total = (usage as Usage | undefined)?.total_tokens;
+      if (typeof total !== 'number') return;
+      state.totalTokens = total;
+      limiter.charge(sub, limits, total);
+    };
+    if (reply.body.type === 'json') charge((reply.body.json as { usage?: unknown })?.usage);
+    if (reply.body.type === 'sse')
+      reply.body = {
+        type: 'sse',
+        events: meterStream(reply.body.events, charge, !!state.injectedUsage),
+      };
+    return reply;
+  };
+
+async function* meterStream(
+  events: AsyncIterable<SseItem>,
+  charge: (usage: unknown) => void,
+  strip: boolean,
+): AsyncGenerator<SseItem> {
+  for await (const item of events) {
+    if ('json' in item && 'usage' in item.json) {
+      if (item.json.usage) charge(item.json.usage);
+      if (strip) {
+        const choices = item.json.choices;
+        if (Array.isArray(choices) && choices.length === 0) continue;
+        delete item.json.usage;
+      }
+    }
+    yield item;
+  }
+}

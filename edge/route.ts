@@ -1,0 +1,234 @@
+/**
+ * Which backend gets a request, and getting it there. Least outstanding requests wins, except
+ * that a conversation prefers the backend its prefix hashes to (rendezvous hashing over the
+ * available backends, so it stays put while that backend is up and not much busier than the
+ * least loaded: its KV blocks are cached there). A connect failure or a 503 before any byte
+ * arrived is retried on another backend; timeouts are not (the work may be under way).
+ */
+import { badGateway, gatewayTimeout, HttpError, serviceUnavailable } from '../shared/errors.ts';
+import type { RoutingConfig } from './config.ts';
+import {
+  type Backend,
+  type BackendPool,
+  describeNetworkError,
+  type FetchUpstream,
+} from './upstream.ts';
+
+export interface UpstreamRequest {
+  path: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  affinityKey?: string;
+  /** Fires when the client has gone away. */
+  signal: AbortSignal;
+}
+
+/** A backend's response, with its body read under the idle timeout. */
+export interface Forwarded {
+  backend: Backend;
+  response: Response;
+  chunks: AsyncIterable<Uint8Array>;
+  /** Stops the upstream request. */
+  abort(): void;
+}
+
+const TIMEOUT = 'timeout';
+export const clientClosed = () =>
+  new HttpError(499, 'invalid_request_error', 'client_closed_request', 'Client closed request.');
+
+/** FNV-1a, 32-bit: cheap, synchronous, stable across runtimes. */
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export class BackendRouter {
+  private rotation = 0;
+
+  constructor(
+    private readonly pool: BackendPool,
+    private readonly config: RoutingConfig,
+    private readonly fetchUpstream: FetchUpstream,
+    private readonly now: () => number,
+    private readonly onUpstreamError: (reason: string) => void = () => {},
+  ) {}
+
+  /** The backend for a request, or why there is none. */
+  pick(affinityKey: string | undefined, exclude: ReadonlySet<Backend>): Backend | 'down' | 'busy' {
+    const now = this.now();
+    const up = this.pool.backends.filter((b) => !exclude.has(b) && b.available(now));
+    if (up.length === 0) return 'down';
+    const open = up.filter((b) => b.outstanding < this.config.maxOutstandingPerBackend);
+    if (open.length === 0) return 'busy';
+    const least = Math.min(...open.map((b) => b.outstanding));
+    if (affinityKey !== undefined) {
+      const preferred = rank(open, affinityKey);
+      if (preferred.outstanding <= least + this.config.affinitySlack) return preferred;
+    }
+    const idle = open.filter((b) => b.outstanding === least);
+    return idle[this.rotation++ % idle.length]!;
+  }
+
+  /** Sends a request, retrying on another backend where that is safe. */
+  async send(req: UpstreamRequest): Promise<Forwarded> {
+    const tried = new Set<Backend>();
+    let lastError: HttpError | undefined;
+    for (let attempt = 0; attempt < this.config.maxAttempts; attempt++) {
+      const backend = this.pick(req.affinityKey, tried);
+      if (typeof backend === 'string') {
+        if (lastError) throw lastError;
+        throw backend === 'down'
+          ? serviceUnavailable(
+              'No healthy backend is available.',
+              this.config.healthCheckIntervalMs / 1000,
+              'no_healthy_backend',
+            )
+          : serviceUnavailable('Every backend is at capacity.', 1, 'overloaded');
+      }
+      tried.add(backend);
+      const outcome = await this.attempt(backend, req);
+      if (outcome instanceof HttpError) {
+        lastError = outcome;
+        continue;
+      }
+      const retry503 =
+        outcome.response.status === 503 &&
+        attempt + 1 < this.config.maxAttempts &&
+        typeof this.pick(req.affinityKey, tried) !== 'string';
+      if (!retry503) return outcome;
+      outcome.abort();
+      lastError = serviceUnavailable('Backend overloaded.', 1);
+    }
+    throw lastError ?? serviceUnavailable('No healthy backend is available.');
+  }
+
+  /** One try: a Forwarded, or a retryable HttpError; throws what must not be retried. */
+  private async attempt(backend: Backend, req: UpstreamRequest): Promise<Forwarded | HttpError> {
+    const controller = new AbortController();
+    const onClientGone = () => controller.abort();
+    req.signal.addEventListener('abort', onClientGone);
+    backend.outstanding++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      backend.outstanding--;
+      req.signal.removeEventListener('abort', onClientGone);
+    };
+    const timer = setTimeout(() => controller.abort(TIMEOUT), this.config.firstByteTimeoutMs);
+    try {
+      const response = await this.fetchUpstream(backend.url + req.path, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        signal: controller.signal,
+      });
+      if (response.status >= 500 && response.status !== 503)
+        backend.requestFailed(this.now(), `answered ${response.status}`);
+      else backend.requestSucceeded();
+      const abort = () => {
+        controller.abort();
+        release();
+      };
+      const chunks = this.readBody(backend, response, controller, release);
+      return { backend, response, chunks, abort };
+    } catch (err) {
+      release();
+      return this.failure(backend, err, controller, req.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private failure(
+    backend: Backend,
+    err: unknown,
+    controller: AbortController,
+    client: AbortSignal,
+  ): HttpError {
+    if (client.aborted) throw clientClosed();
+    const reason =
+      controller.signal.reason === TIMEOUT ? 'first-byte timeout' : describeNetworkError(err);
+    backend.requestFailed(this.now(), reason);
+    this.onUpstreamError(reason);
+    if (controller.signal.reason === TIMEOUT)
+      throw gatewayTimeout('Backend did not answer in time.');
+    if (/TIMEOUT/i.test(reason)) return gatewayTimeout('Backend connection timed out.');
+    return badGateway(`Backend request failed (${reason}).`);
+  }
+
+  /** The response body; a stall or failure midway marks the backend unhealthy. */
+  private async *readBody(
+    backend: Backend,
+    response: Response,
+    controller: AbortController,
+    release: () => void,
+  ): AsyncGenerator<Uint8Array> {
+    if (!response.body) return release();
+    const reader = response.body.getReader();
+    let idle = false;
+    try {
+      for (;;) {
+        const timer = setTimeout(() => {
+          idle = true;
+          controller.abort();
+        }, this.config.idleTimeoutMs);
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          next = await reader.read();
+        } finally {
+          clearTimeout(timer);
+        }
+        if (next.done) return;
+        yield next.value;
+      }
+    } catch (err) {
+      if (controller.signal.aborted && !idle) throw clientClosed();
+      const reason = idle
+        ? 'idle timeout mid-response'
+        : `failed mid-response (${describeNetworkError(err)})`;
+      backend.markUnhealthy(reason);
+      this.onUpstreamError(reason);
+      throw idle
+        ? gatewayTimeout('Backend stalled mid-response.')
+        : badGateway('Backend failed mid-response.');
+    } finally {
+      release();
+      reader.cancel().catch(() => {});
+    }
+  }
+}
+
+/** The highest rendezvous score for `key` among `backends`. */
+function rank(backends: Backend[], key: string): Backend {
+  let best = backends[0]!;
+  let bestScore = -1;
+  for (const b of backends) {
+    const score = hash32(`${b.url}|${key}`);
+    if (score > bestScore) {
+      best = b;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** The conversation prefix a request hashes on: its first `chars` characters. */
+export function affinityKey(body: Record<string, unknown>, chars: number): string | undefined {
+  if (chars <= 0) return undefined;
+  let text = '';
+  if (Array.isArray(body.messages)) {
+    for (const m of body.messages as { role?: unknown; content?: unknown }[]) {
+      text += `${String(m.role)}:${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}\n`;
+      if (text.length >= chars) break;
+    }
+  } else if (body.prompt !== undefined) {
+    text = typeof body.prompt === 'string' ? body.prompt : JSON.stringify(body.prompt);
+  }
+  return text ? `${String(body.model)}\n${text.slice(0, chars)}` : undefined;
+}
