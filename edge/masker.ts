@@ -1,0 +1,82 @@
+/**
+ * The output-masker plugin contract and the helpers its implementations share.
+ *
+ * A masker reports *candidates*: for each start position where it matches, one span (candidates
+ * may overlap; `maskText` picks among them). A candidate at position p may depend only on the
+ * text from `MASK_CONTEXT_CHARS` before p to `maxMatchLength` after it — that locality is what lets
+ * the streaming masker decide a prefix of the text before the rest has arrived.
+ */
+
+export interface Span {
+  start: number;
+  end: number;
+}
+
+export interface Masker {
+  kind: string;
+  /** Longest text a match can span, counting the lookahead it needs; bounds the streaming hold-back. */
+  maxMatchLength: number;
+  /** Candidate spans over (already folded) text; at most one per start position. */
+  findAll(text: string): Span[];
+  /**
+   * Earliest index in `text` where a candidate could start whose presence or extent more text
+   * could still change; `text.length` when none. Optional: without it the streaming masker holds
+   * back the last `maxMatchLength` characters.
+   */
+  holdFrom?(text: string): number;
+}
+
+/** How far back a masker's lookbehind may look (the stream keeps this much emitted text). */
+export const MASK_CONTEXT_CHARS = 64;
+
+/**
+ * One candidate per start position where `re` matches. `re` must have the `g` flag; after a match at
+ * p the scan resumes at p + 1, so a match never hides a candidate inside it (the choice between
+ * overlapping candidates is `maskText`'s). `accept` may shorten a match or reject it (returns the
+ * accepted length, 0 to reject).
+ */
+export function scanCandidates(
+  re: RegExp,
+  text: string,
+  out: Span[],
+  accept?: (match: string) => number,
+): Span[] {
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const length = accept ? accept(m[0]) : m[0].length;
+    if (length > 0) out.push({ start: m.index, end: m.index + length });
+    re.lastIndex = m.index + 1;
+  }
+  return out;
+}
+
+/** A membership table for an ASCII character class given as a one-character regex. */
+export function asciiClass(re: RegExp): Uint8Array {
+  const table = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) table[c] = re.test(String.fromCharCode(c)) ? 1 : 0;
+  return table;
+}
+
+export const inClass = (table: Uint8Array, text: string, i: number) => {
+  const c = text.charCodeAt(i);
+  return c < 128 && table[c] === 1;
+};
+
+/**
+ * Start of the trailing run of `run`-class characters (looking back at most `maxBack`), advanced to
+ * its first `startClass` character; `text.length` when the run has none. A candidate that more text
+ * could change must have read up to the end of the text through characters of its own class, so
+ * it starts inside this run.
+ */
+export function trailingRunHold(
+  text: string,
+  run: Uint8Array,
+  startClass: Uint8Array,
+  maxBack: number,
+): number {
+  const floor = Math.max(0, text.length - maxBack);
+  let i = text.length;
+  while (i > floor && inClass(run, text, i - 1)) i--;
+  while (i < text.length && !inClass(startClass, text, i)) i++;
+  return i;
+}
