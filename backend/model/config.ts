@@ -129,7 +129,8 @@ function parseArchitecture(config: Json): Architecture {
 }
 
 function parseDtype(config: Json): ModelSpec['dtype'] {
-  const key = config.torch_dtype !== undefined ? 'torch_dtype' : 'dtype';
+  // transformers 5 writes `dtype`; older exports `torch_dtype`. The newer spelling wins.
+  const key = config.dtype !== undefined ? 'dtype' : 'torch_dtype';
   const value = config[key] ?? 'float32';
   if (value !== 'float32' && value !== 'float16' && value !== 'bfloat16') {
     fail(key, `must be float32, float16 or bfloat16, got ${JSON.stringify(value)}`);

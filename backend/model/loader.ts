@@ -172,8 +172,10 @@ function dummyValues(name: string, shape: number[], seed: number): Float32Array 
   const isNorm = name.endsWith('norm.weight');
   const isBias = name.endsWith('.bias');
   const fanIn = shape[shape.length - 1];
+  // Embeddings double as the LM head when tied; both are scaled so logits spread over a few
+  // nats (neither uniform nor one-hot), which keeps greedy and sampled runs informative.
   const range = name.includes('embed_tokens')
-    ? 1.7
+    ? 0.4
     : Math.sqrt(3 / fanIn) * (name === 'lm_head.weight' ? 3 : 1);
   for (let i = 0; i < out.length; i++) {
     const u = next() * 2 - 1;
