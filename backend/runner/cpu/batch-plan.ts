@@ -42,7 +42,9 @@ export interface GroupFeeds {
 export function groupSequences(seqs: readonly ScheduledSequence[]): number[][] {
   const decodes: number[] = [];
   const prefills: number[] = [];
-  seqs.forEach((s, i) => (s.tokenIds.length === 1 ? decodes : prefills).push(i));
+  seqs.forEach((s, i) => {
+    (s.tokenIds.length === 1 ? decodes : prefills).push(i);
+  });
   const groups: number[][] = decodes.length > 0 ? [decodes] : [];
   prefills.sort((a, b) => seqs[b].tokenIds.length - seqs[a].tokenIds.length);
   let current: number[] = [];
@@ -120,6 +122,11 @@ export function planGroup(
   let offset = 0;
   members.forEach((seq, b) => {
     const n = seq.tokenIds.length;
+    if (seq.blockTable.length * blockSize < seq.startPosition + n) {
+      throw new Error(
+        `seq ${seq.seqId}: block table covers ${seq.blockTable.length * blockSize} positions, needs ${seq.startPosition + n}`,
+      );
+    }
     if (seq.slotMapping.length !== n) {
       throw new Error(
         `seq ${seq.seqId}: slotMapping has ${seq.slotMapping.length} slots for ${n} tokens`,
