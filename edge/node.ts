@@ -11,7 +11,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { createEdgeApp, type EdgeApp } from './app.ts';
 import type { EdgeConfig } from './config.ts';
@@ -60,6 +60,7 @@ export async function startNodeEdge(options: NodeEdgeOptions = {}): Promise<Node
         handler,
       )
     : createHttpServer(handler);
+  const idleSockets = trackIdleSockets(server);
   server.headersTimeout = SERVER_TIMEOUTS.headersTimeoutMs;
   server.requestTimeout = SERVER_TIMEOUTS.requestTimeoutMs;
   server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeoutMs;
@@ -79,11 +80,29 @@ export async function startNodeEdge(options: NodeEdgeOptions = {}): Promise<Node
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        // Node leaves sockets that never sent a request open: close those too.
+        for (const socket of idleSockets) socket.destroy();
         setTimeout(() => server.closeAllConnections(), 5000).unref();
       });
       await upstream.close();
     },
   };
+}
+
+/** Sockets with no request in progress (including ones that never sent one). */
+function trackIdleSockets(server: Server): Set<Socket> {
+  const idle = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    idle.add(socket);
+    socket.on('close', () => idle.delete(socket));
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    idle.delete(req.socket);
+    res.on('finish', () => {
+      if (!req.socket.destroyed) idle.add(req.socket);
+    });
+  });
+  return idle;
 }
 
 async function serve(app: EdgeApp, req: IncomingMessage, res: ServerResponse): Promise<void> {
