@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { HttpError } from '../../shared/errors.ts';
 import { Registry } from '../../shared/metrics.ts';
 import type { SchedulerOutput } from '../runner/runner.ts';
+import { LLMEngine } from './engine.ts';
+import { FakeRunner } from './testing/fake-runner.ts';
 import {
   type Collected,
   collect,
@@ -310,6 +312,33 @@ describe('LLMEngine', () => {
     );
     expect(engine.healthy()).toBe(true);
     expect(engine.stats().numFreeBlocks).toBe(64);
+  });
+
+  it('fails a batch whose runner answer breaks the contract, and keeps serving', async () => {
+    const runner = new FakeRunner({ numBlocks: 16, blockSize: 16 });
+    let breakNext = true;
+    const honest = runner.execute.bind(runner);
+    runner.execute = async (batch) => {
+      const out = await honest(batch);
+      if (!breakNext) return out;
+      breakNext = false;
+      return { sampled: out.sampled.map(() => null), promptLogprobs: out.promptLogprobs };
+    };
+    const engine = new LLMEngine(runner, {
+      maxNumSeqs: 4,
+      maxNumBatchedTokens: 64,
+      maxModelLen: 64,
+      maxQueueLen: 4,
+      eosTokenIds: [EOS],
+      onError: () => {},
+    });
+    expect((await rejection(collect(engine, request(promptOf(72, 5))))).status).toBe(500);
+    const ok = promptOf(73, 5);
+    expect((await collect(engine, request(ok, { maxTokens: 3, ignoreEos: true }))).tokens).toEqual(
+      referenceTokens(ok, { maxTokens: 3, ignoreEos: true }),
+    );
+    expect(engine.stats().numFreeBlocks).toBe(16);
+    expect(engine.healthy()).toBe(true);
   });
 
   it('reports unhealthy while a step is stuck past the timeout', async () => {

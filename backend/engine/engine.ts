@@ -261,16 +261,17 @@ export class LLMEngine {
     this.numSteps++;
     this.markScheduled(batch);
     this.stepStartedAt = this.now();
-    let result: Awaited<ReturnType<Runner['execute']>>;
+    let outputs: StepOutput[];
     try {
-      result = await this.runner.execute(batch);
+      // A runner that breaks its contract (wrong result count, no token) fails this batch only.
+      outputs = this.scheduler.update(batch, await this.runner.execute(batch));
     } catch (error) {
       this.stepStartedAt = null;
       this.failBatch(batch, error);
       return true;
     }
     this.stepStartedAt = null;
-    this.deliver(this.scheduler.update(batch, result));
+    this.deliver(outputs);
     this.metrics?.sync({
       prefixCacheQueries: this.blockManager.prefixCacheQueries,
       prefixCacheHits: this.blockManager.prefixCacheHits,

@@ -148,6 +148,11 @@ export class Scheduler {
       throw new Error(
         `runner returned ${result.sampled.length} results for ${batch.sequences.length} sequences`,
       );
+    // Checked before anything is applied, so a bad answer leaves no half-updated state behind.
+    batch.sequences.forEach((scheduled, i) => {
+      if (scheduled.sample && !result.sampled[i])
+        throw new Error(`runner sampled nothing for seq ${scheduled.seqId}`);
+    });
     const outputs: StepOutput[] = [];
     batch.sequences.forEach((scheduled, i) => {
       const seq = this.bySeqId.get(scheduled.seqId);
