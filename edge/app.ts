@@ -50,7 +50,7 @@ export function createServices(config: EdgeConfig, deps: EdgeDeps): EdgeServices
   const metrics = createEdgeMetrics(deps.registry);
   const pool = new BackendPool(config.routing, deps.fetchUpstream, now);
   const maskers: Masker[] = [
-    ...(config.maskers.builtins ? builtinMaskers() : []),
+    ...builtinsFor(config.maskers.builtins),
     ...config.maskers.custom.map((spec) => regexMasker(spec as Parameters<typeof regexMasker>[0])),
   ];
   return {
@@ -69,6 +69,9 @@ export function createServices(config: EdgeConfig, deps: EdgeDeps): EdgeServices
     log: deps.log ?? jsonLog,
   };
 }
+
+const builtinsFor = (builtins: boolean | string[]): Masker[] =>
+  builtins === true ? builtinMaskers() : builtins === false ? [] : builtinMaskers(builtins);
 
 // itty passes handlers the request and our state; its own types want its IRequest.
 // biome-ignore lint/suspicious/noExplicitAny: the boundary with itty's loosely typed handlers

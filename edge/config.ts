@@ -72,7 +72,8 @@ export interface FilterConfig {
 }
 
 export interface MaskerConfig {
-  builtins: boolean;
+  /** All built-in maskers (true), none (false), or the listed kinds. */
+  builtins: boolean | string[];
   /** Passed as-is to `regexMasker`. */
   custom: unknown[];
 }
@@ -185,6 +186,12 @@ function parseApiKeys(value: unknown, name: string): ApiKeyEntry[] {
   });
 }
 
+function parseBuiltins(value: unknown, name: string): boolean | string[] {
+  if (typeof value === 'boolean') return value;
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value;
+  throw new ConfigError(`EDGE_CONFIG: '${name}' must be a boolean or an array of masker kinds`);
+}
+
 /** Applies an EDGE_CONFIG JSON document (text) onto a config. */
 export function applyConfigJson(config: EdgeConfig, text: string, source = 'EDGE_CONFIG'): void {
   let doc: unknown;
@@ -200,7 +207,12 @@ export function applyConfigJson(config: EdgeConfig, text: string, source = 'EDGE
     for (const [k, v] of Object.entries(input)) if (v === undefined) delete (input as Json)[k];
     doc = { ...doc, limits: rate, input: { ...(isObject(doc.input) ? doc.input : {}), ...input } };
   }
-  merge(config as unknown as Json, doc, '', { apiKeys: parseApiKeys });
+  if (isObject(doc) && 'apiKeys' in doc) {
+    const { apiKeys, ...rest } = doc;
+    config.auth.apiKeys = parseApiKeys(apiKeys, 'apiKeys');
+    doc = rest;
+  }
+  merge(config as unknown as Json, doc, '', { 'maskers.builtins': parseBuiltins });
 }
 
 /** Environment variables (or Workers `env` bindings) that the edge reads. */

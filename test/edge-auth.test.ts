@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
@@ -145,6 +146,26 @@ describe('edge auth', () => {
 
   it('rejects an unknown kid', () =>
     rs({}, 'nope').then((t) => expect401(jwksOnlyEdge, withToken(t), /No signing key matches/)));
+
+  it('accepts static API keys (x-api-key or bearer), each with its own sub and limits', async () => {
+    const sha256 = createHash('sha256').update('machine-key-1').digest('hex');
+    const limits = { requestsPerMinute: 7, tokensPerMinute: 1000 };
+    const keyEdge = await startEdge(
+      testConfig([stub.url], { auth: { apiKeys: [{ sha256, sub: 'robot', limits }] } }),
+    );
+    try {
+      const viaHeader = await post(`${keyEdge.url}/v1/chat/completions`, chatBody('hi'), {
+        'x-api-key': 'machine-key-1',
+      });
+      expect(viaHeader.status).toBe(200);
+      expect(viaHeader.headers.get('x-ratelimit-limit-requests')).toBe('7');
+      await viaHeader.text();
+      expect((await call(keyEdge, withToken('machine-key-1'))).status).toBe(200);
+      await expect401(keyEdge, { 'x-api-key': 'machine-key-2' }, /Invalid API key/);
+    } finally {
+      await keyEdge.close();
+    }
+  });
 
   it('rejects oversized tokens before parsing them', () =>
     expect401(hsEdge, withToken(`${'a'.repeat(9000)}.b.c`), /exceeds 8192 bytes/));
