@@ -1,14 +1,13 @@
 /**
  * The in-process engine the offline benchmarks drive: model spec → runner → `LLMEngine`, with
  * the backend's own flags and defaults, so `bench throughput` measures what `edgeserve backend`
- * serves minus HTTP. This is the one place that knows how runners are built.
+ * serves minus HTTP. Runners come from the backend's own selection (backend/runner/select.ts).
  */
-import { backendOptionSpecs, parseBytes } from '../backend/config.ts';
+import { resolve } from 'node:path';
+import { type BackendOptions, backendOptionSpecs, parseBackendOptions } from '../backend/config.ts';
 import { LLMEngine } from '../backend/engine/engine.ts';
 import { loadModelSpec, type ModelSpec } from '../backend/model/config.ts';
-import { dummyWeights, loadWeights } from '../backend/model/loader.ts';
-import { createReferenceRunner } from '../backend/runner/reference/reference-runner.ts';
-import type { Runner } from '../backend/runner/runner.ts';
+import { createRunner } from '../backend/runner/select.ts';
 import type { Options } from '../shared/config.ts';
 
 const {
@@ -22,11 +21,13 @@ const {
   maxModelLen,
   enablePrefixCaching,
   loadFormat,
+  dtype,
+  quantization,
 } = backendOptionSpecs;
 
 export const engineOptionSpecs = {
   model,
-  device: { ...device, default: 'reference' },
+  device,
   maxNumSeqs,
   maxNumBatchedTokens,
   blockSize,
@@ -35,6 +36,8 @@ export const engineOptionSpecs = {
   maxModelLen,
   enablePrefixCaching,
   loadFormat,
+  dtype,
+  quantization,
 } as const;
 
 export type EngineOptions = Options<typeof engineOptionSpecs>;
@@ -42,23 +45,8 @@ export type EngineOptions = Options<typeof engineOptionSpecs>;
 export interface BenchEngine {
   engine: LLMEngine;
   spec: ModelSpec;
-  runner: { name: string; numBlocks: number; blockSize: number; kvBytes: number };
+  runner: { device: string; name: string; numBlocks: number; blockSize: number; kvBytes: number };
   config: { maxNumSeqs: number; maxNumBatchedTokens: number; maxModelLen: number };
-}
-
-/** K and V, every layer, float32 (the reference and CPU runners' cache dtype). */
-const kvBytesPerBlock = (spec: ModelSpec, blockSize: number) =>
-  2 * spec.numLayers * spec.numKvHeads * spec.headDim * blockSize * 4;
-
-async function createRunner(o: EngineOptions, spec: ModelSpec, seed: number): Promise<Runner> {
-  if (o.device !== 'reference')
-    throw new Error(
-      `bench: the ${o.device} runner is not wired into the offline benchmark yet (bench/offline-engine.ts createRunner); use --device reference, or bench serve against 'edgeserve backend --device ${o.device}'`,
-    );
-  const weights =
-    o.loadFormat === 'dummy' ? dummyWeights(spec, seed) : await loadWeights(o.model!, spec);
-  const numBlocks = Math.floor(parseBytes(o.kvCacheMemory) / kvBytesPerBlock(spec, o.blockSize));
-  return createReferenceRunner({ spec, weights, numBlocks, blockSize: o.blockSize });
 }
 
 export async function createBenchEngine(
@@ -67,9 +55,12 @@ export async function createBenchEngine(
   maxQueueLen: number,
 ): Promise<BenchEngine> {
   if (!o.model) throw new RangeError('--model is required');
-  const spec = await loadModelSpec(o.model);
-  const runner = await createRunner(o, spec, seed);
-  const gpu = o.device === 'cuda';
+  const dir = resolve(o.model);
+  const spec = await loadModelSpec(dir);
+  // The backend's own runner selection and KV sizing, so offline and served numbers match.
+  const backendOptions: BackendOptions = { ...parseBackendOptions([], {}), ...o, seed };
+  const { device, runner } = await createRunner(dir, spec, backendOptions);
+  const gpu = device === 'cuda';
   const { numBlocks, blockSize, bytes } = runner.kvCache;
   const config = {
     maxNumSeqs: o.maxNumSeqs ?? (gpu ? 256 : 16),
@@ -86,7 +77,7 @@ export async function createBenchEngine(
   return {
     engine,
     spec,
-    runner: { name: runner.name, numBlocks, blockSize, kvBytes: bytes },
+    runner: { device, name: runner.name, numBlocks, blockSize, kvBytes: bytes },
     config,
   };
 }
