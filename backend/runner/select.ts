@@ -1,0 +1,85 @@
+/**
+ * Picks and builds the runner named by `--device`, and sizes its KV pool. The CUDA runner is
+ * imported lazily so CPU-only installs never load (or need) the native addon.
+ */
+import type { BackendOptions } from '../config.ts';
+import { parseBytes } from '../config.ts';
+import type { ModelSpec } from '../model/config.ts';
+import { dummyWeights, loadWeights, type WeightSet } from '../model/loader.ts';
+import { estimateKvBlockBytes } from './cpu/kv-pool.ts';
+import type { Runner } from './runner.ts';
+
+export type Device = 'cpu' | 'cuda' | 'reference';
+
+export interface RunnerChoice {
+  device: Device;
+  runner: Runner;
+  /** Why auto picked this device (shown at startup). */
+  reason: string;
+}
+
+async function cudaStatus(): Promise<{ ok: boolean; reason?: string }> {
+  try {
+    const cuda = await import('./cuda/cuda-runner.ts');
+    return cuda.cudaAvailable();
+  } catch (err) {
+    return { ok: false, reason: `CUDA runner not loadable: ${(err as Error).message}` };
+  }
+}
+
+async function hostWeights(dir: string, spec: ModelSpec, opts: BackendOptions): Promise<WeightSet> {
+  return opts.loadFormat === 'dummy' ? dummyWeights(spec, opts.seed) : loadWeights(dir, spec);
+}
+
+export async function createRunner(
+  dir: string,
+  spec: ModelSpec,
+  opts: BackendOptions,
+): Promise<RunnerChoice> {
+  let device = opts.device as Device | 'auto';
+  let reason = `--device ${device}`;
+  if (device === 'auto') {
+    const cuda = await cudaStatus();
+    device = cuda.ok ? 'cuda' : 'cpu';
+    reason = cuda.ok
+      ? 'auto: CUDA runner and GPU found'
+      : `auto: ${cuda.reason ?? 'no GPU'}; using cpu`;
+  }
+  const blockSize = opts.blockSize;
+  if (device === 'cuda') {
+    const { createCudaRunner } = await import('./cuda/cuda-runner.ts');
+    const runner = await createCudaRunner({
+      modelDir: dir,
+      spec,
+      loadFormat: opts.loadFormat === 'dummy' ? 'dummy' : 'auto',
+      blockSize,
+      gpuMemoryUtilization: opts.gpuMemoryUtilization,
+      maxNumSeqs: opts.maxNumSeqs ?? 256,
+      maxNumBatchedTokens: opts.maxNumBatchedTokens ?? 4096,
+      maxModelLen: opts.maxModelLen ?? spec.maxPositionEmbeddings,
+      seed: opts.seed,
+    });
+    return { device, runner, reason };
+  }
+  const numBlocks = Math.floor(
+    parseBytes(opts.kvCacheMemory) / estimateKvBlockBytes(spec, blockSize),
+  );
+  if (numBlocks < 1)
+    throw new Error(`--kv-cache-memory ${opts.kvCacheMemory} holds no KV block of this model`);
+  const weights = await hostWeights(dir, spec, opts);
+  if (device === 'reference') {
+    const { createReferenceRunner } = await import('./reference/reference-runner.ts');
+    return {
+      device,
+      runner: createReferenceRunner({ spec, weights, numBlocks, blockSize }),
+      reason,
+    };
+  }
+  const { createCpuRunner } = await import('./cpu/cpu-runner.ts');
+  const quantization = opts.quantization as 'none' | 'int8' | 'int4';
+  return {
+    device,
+    runner: await createCpuRunner({ spec, weights, numBlocks, blockSize, quantization }),
+    reason,
+  };
+}
