@@ -6,13 +6,7 @@
 import { ConfigError } from '../shared/config.ts';
 import { ipAddressLength } from './ip-address.ts';
 import { luhnValid } from './luhn.ts';
-import {
-  asciiClass,
-  type Masker,
-  type Span,
-  scanCandidates,
-  trailingRunHold,
-} from './masker.ts';
+import { asciiClass, type Masker, type Span, scanCandidates, trailingRunHold } from './masker.ts';
 
 // ---- email ------------------------------------------------------------------------------------
 const LOCAL_MAX = 64;
@@ -53,16 +47,27 @@ const PHONE_START = asciiClass(/[0-9+(]/);
 
 const countDigits = (s: string) => s.replace(/\D/g, '').length;
 
+/** The longest prefix of the match, cut between digit groups, that holds 8 to 15 digits (E.164):
+ * a number followed by more digits ("+44 20 7946 0958 2 times") is still a phone number. */
+function intlPhoneLength(match: string): number {
+  // Country code 1 is the North American plan: exactly 11 digits.
+  const [min, max] = match.startsWith('+1') ? [11, 11] : [8, 15];
+  for (let end = match.length; end > 0; end--) {
+    if (end < match.length && /[\d)]/.test(match[end]!)) continue;
+    const digits = countDigits(match.slice(0, end));
+    if (digits < min) return 0;
+    if (digits <= max && /[\d)]/.test(match[end - 1]!)) return end;
+  }
+  return 0;
+}
+
 function phoneMasker(): Masker {
   return {
     kind: 'phone',
     maxMatchLength: PHONE_MAX,
     findAll(text) {
       const out: Span[] = [];
-      scanCandidates(INTL_PHONE_RE, text, out, (m) => {
-        const digits = countDigits(m);
-        return digits >= 8 && digits <= 15 ? m.length : 0;
-      });
+      scanCandidates(INTL_PHONE_RE, text, out, intlPhoneLength);
       return scanCandidates(NANP_PHONE_RE, text, out);
     },
     holdFrom: (text) => trailingRunHold(text, PHONE_RUN, PHONE_START, PHONE_MAX),

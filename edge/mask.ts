@@ -86,7 +86,10 @@ export function maskText(text: string, maskers: Masker[]): MaskResult {
   const candidates = maskers.flatMap((m, order) => collect(m, order, folded.text, 0));
   const { chosen } = choose(candidates.sort(byPriority), 0, folded.text.length, folded);
   const counts: Record<string, number> = {};
-  return { text: render(text, folded, chosen, maskers, { from: 0, to: text.length }, counts), counts };
+  return {
+    text: render(text, folded, chosen, maskers, { from: 0, to: text.length }, counts),
+    counts,
+  };
 }
 
 /** Emitted text kept this far back for lookbehind; trimmed in steps of this size. */

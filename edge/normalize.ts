@@ -7,7 +7,7 @@
  */
 
 /** Invisible characters that attackers slip inside words (all are Unicode format or marks). */
-const INVISIBLE = /[\p{Cf}\p{M}\u00ad\u034f\u115f\u1160\u3164\uffa0]/gu;
+const INVISIBLE = /\p{Cf}|\p{M}|[\u00ad\u115f\u1160\u3164\uffa0]/gu;
 
 /** Cyrillic and Greek letters that render like Latin ones (lower case; text is lower-cased first). */
 const CONFUSABLES: Record<string, string> = {
