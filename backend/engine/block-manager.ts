@@ -15,6 +15,7 @@
  * (freeing what the sequence does not own, double free) throws.
  */
 import { createHash } from 'node:crypto';
+import { BlockQueue } from './block-queue.ts';
 import type { Sequence } from './sequence.ts';
 
 export interface BlockManagerConfig {
@@ -42,9 +43,9 @@ export class BlockManager {
   private readonly refCounts: Int32Array;
   private readonly blockHashes: (string | null)[];
   /** Free blocks holding nothing reusable, taken first. */
-  private readonly emptyFree = new Set<number>();
+  private readonly emptyFree: BlockQueue;
   /** Free blocks still holding published KV; iteration order is LRU (first = evicted first). */
-  private readonly cachedFree = new Set<number>();
+  private readonly cachedFree: BlockQueue;
   private readonly cache = new Map<string, number>();
   /** seqId → how many of its leading blocks have been considered for publishing. */
   private readonly owners = new Map<number, number>();
@@ -60,7 +61,9 @@ export class BlockManager {
     this.enablePrefixCaching = config.enablePrefixCaching ?? true;
     this.refCounts = new Int32Array(this.numBlocks);
     this.blockHashes = new Array(this.numBlocks).fill(null);
-    for (let id = 0; id < this.numBlocks; id++) this.emptyFree.add(id);
+    this.emptyFree = new BlockQueue(this.numBlocks);
+    this.cachedFree = new BlockQueue(this.numBlocks);
+    for (let id = 0; id < this.numBlocks; id++) this.emptyFree.pushBack(id);
   }
 
   /** Blocks with no user (empty or evictable cached ones). */
@@ -172,11 +175,10 @@ export class BlockManager {
 
   /** Forgets every evictable cached block (e.g. after weights change). In-use blocks stay. */
   resetPrefixCache(): void {
-    for (const id of this.cachedFree) {
+    for (let id = this.cachedFree.popFront(); id !== undefined; id = this.cachedFree.popFront()) {
       this.forget(id);
-      this.emptyFree.add(id);
+      this.emptyFree.pushBack(id);
     }
-    this.cachedFree.clear();
   }
 
   private extendHashes(seq: Sequence, numBlocks: number): void {
@@ -188,17 +190,15 @@ export class BlockManager {
   }
 
   private share(id: number): void {
-    if (this.refCounts[id] === 0) this.cachedFree.delete(id);
+    if (this.refCounts[id] === 0) this.cachedFree.remove(id);
     this.refCounts[id]!++;
   }
 
   private takeFresh(): number {
-    let id: number | undefined = this.emptyFree.values().next().value;
-    if (id !== undefined) this.emptyFree.delete(id);
-    else {
-      id = this.cachedFree.values().next().value;
+    let id = this.emptyFree.popFront();
+    if (id === undefined) {
+      id = this.cachedFree.popFront();
       if (id === undefined) throw new Error('no free block (allocate checks this first)');
-      this.cachedFree.delete(id);
       this.forget(id);
     }
     this.refCounts[id] = 1;
@@ -221,7 +221,7 @@ export class BlockManager {
   private release(id: number): void {
     this.refCounts[id]!--;
     if (this.refCounts[id] !== 0) return;
-    if (this.blockHashes[id] !== null) this.cachedFree.add(id);
-    else this.emptyFree.add(id);
+    if (this.blockHashes[id] !== null) this.cachedFree.pushBack(id);
+    else this.emptyFree.pushBack(id);
   }
 }

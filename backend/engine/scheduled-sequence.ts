@@ -66,7 +66,7 @@ export function buildScheduledSequence(
     sample,
     sampling: toSamplingSpec(seq.params),
     promptTokenIds: seq.promptTokenArray,
-    outputTokenIds: Int32Array.from(seq.outputTokenIds),
+    outputTokenIds: seq.outputTokenArray,
     bannedTokenIds: sample ? bannedTokenIdsFor(seq, eosTokenIds) : null,
     promptLogprobTargets: promptLogprobTargetsFor(seq, start, numTokens),
   };

@@ -52,6 +52,8 @@ export class Sequence {
   promptLogprobs: (PromptLogprob | null)[] | null;
   readonly timings: SequenceTimings;
   private promptArray: Int32Array | null = null;
+  private outputBuffer = new Int32Array(16);
+  private numBufferedOutputs = 0;
 
   constructor(init: SequenceInit) {
     this.requestId = init.requestId;
@@ -94,6 +96,23 @@ export class Sequence {
   get promptTokenArray(): Int32Array {
     this.promptArray ??= Int32Array.from(this.promptTokenIds);
     return this.promptArray;
+  }
+
+  /**
+   * The output so far as a typed array, without a copy per step: a view of a buffer that only
+   * grows, so entries a view shows never change afterwards.
+   */
+  get outputTokenArray(): Int32Array {
+    const n = this.outputTokenIds.length;
+    if (n > this.outputBuffer.length) {
+      const grown = new Int32Array(Math.max(n, this.outputBuffer.length * 2));
+      grown.set(this.outputBuffer.subarray(0, this.numBufferedOutputs));
+      this.outputBuffer = grown;
+    }
+    for (let i = this.numBufferedOutputs; i < n; i++)
+      this.outputBuffer[i] = this.outputTokenIds[i]!;
+    this.numBufferedOutputs = n;
+    return this.outputBuffer.subarray(0, n);
   }
 
   /** Token ids of positions [start, end). */
