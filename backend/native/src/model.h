@@ -1,0 +1,74 @@
+// The model object behind the C ABI: weights, workspace, KV pool and the forward pass.
+#pragma once
+#include <cublas_v2.h>
+#include <vector>
+#include "../edgeserve-cuda.h"
+#include "common.cuh"
+
+namespace es {
+
+struct LayerWeights {
+  bf16 *input_norm, *post_norm, *qkv, *qkv_bias, *q_norm, *k_norm, *o, *gate_up, *down;
+};
+
+// Device buffers sized once from the config (`max_num_batched_tokens` rows of activations).
+struct Workspace {
+  bf16 *residual, *normed, *qkv, *attn, *tmp, *gate_up, *act, *row_hidden;
+  float *logits, *work, *probs, *partial_out, *partial_ml;
+  size_t partial_capacity;
+  int row_capacity;
+  int32_t *out_token, *out_top_ids;
+  float *out_logprob, *out_top_logprobs;
+};
+
+// Host-pinned and device copies of one step's metadata, uploaded with one copy.
+struct Staging {
+  char* host = nullptr;
+  char* device = nullptr;
+  size_t capacity = 0;
+  size_t used = 0;
+};
+
+struct Model {
+  es_model_config config;
+  std::vector<float> inv_freq_host;
+  float* inv_freq = nullptr;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  void* cublas_workspace = nullptr;
+  int num_sms = 0;
+  char* weight_arena = nullptr;
+  size_t weight_bytes = 0;
+  bf16 *embed = nullptr, *final_norm = nullptr, *lm_head = nullptr;
+  std::vector<LayerWeights> layers;
+  char* workspace_arena = nullptr;
+  size_t workspace_bytes = 0;
+  Workspace ws{};
+  bf16* kv_cache = nullptr;
+  int num_blocks = 0;
+  int last_rows_begin = 0, last_rows_count = 0;  // rows whose logits ws.logits holds
+  Staging staging;
+  void* upload_scratch = nullptr;
+  // Pinned mirrors of the sampling outputs.
+  int32_t *host_token = nullptr, *host_top_ids = nullptr;
+  float *host_logprob = nullptr, *host_top_logprobs = nullptr;
+
+  int qkv_dim() const {
+    return (config.num_heads + 2 * config.num_kv_heads) * config.head_dim;
+  }
+  size_t kv_layer_elems() const {
+    return (size_t)num_blocks * config.block_size * config.num_kv_heads * config.head_dim;
+  }
+  bf16* k_cache(int layer) const { return kv_cache + 2 * (size_t)layer * kv_layer_elems(); }
+  bf16* v_cache(int layer) const { return k_cache(layer) + kv_layer_elems(); }
+};
+
+void model_init(Model& m, const es_model_config& config);
+void model_free(Model& m);
+void model_upload(Model& m, int kind, int layer, const void* data, int dtype, size_t numel);
+void model_dummy(Model& m, uint64_t seed);
+void model_allocate_kv(Model& m, double utilization, int override_blocks, es_kv_info* out);
+void model_execute(Model& m, const es_batch& batch, es_result& result);
+void model_last_logits(Model& m, const int32_t* rows, int n, float* out);
+
+}  // namespace es
