@@ -9,49 +9,17 @@
 /** Invisible characters that attackers slip inside words (all are Unicode format or marks). */
 const INVISIBLE = /\p{Cf}|\p{M}|[\u00ad\u115f\u1160\u3164\uffa0]/gu;
 
-/** Cyrillic and Greek letters that render like Latin ones (lower case; text is lower-cased first). */
+/** Cyrillic and Greek letters that render like Latin ones, by their look in each case. */
 const CONFUSABLES: Record<string, string> = {
-  а: 'a',
-  в: 'b',
-  е: 'e',
-  ё: 'e',
-  з: '3',
-  і: 'i',
-  ї: 'i',
-  ј: 'j',
-  к: 'k',
-  м: 'm',
-  н: 'h',
-  о: 'o',
-  р: 'p',
-  с: 'c',
-  т: 't',
-  у: 'y',
-  х: 'x',
-  ѕ: 's',
-  ԁ: 'd',
-  ԛ: 'q',
-  ԝ: 'w',
-  ɑ: 'a',
-  ɡ: 'g',
-  ı: 'i',
-  α: 'a',
-  β: 'b',
-  ε: 'e',
-  η: 'n',
-  ι: 'i',
-  κ: 'k',
-  ν: 'v',
-  ο: 'o',
-  ρ: 'p',
-  τ: 't',
-  υ: 'u',
-  χ: 'x',
-  '\u2018': "'",
-  '\u2019': "'",
-  '\u201b': "'",
-  '\u02bc': "'",
+  ...lookAlikes('АВЕЅІЈКМНОРСТХУ', 'abesijkmhopctxy'),
+  ...lookAlikes('авеѕіјкморстхуёїԁԛԝ', 'abesijkmopctxyeidqw'),
+  ...lookAlikes('ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ', 'abezhikmnoptyx'),
+  ...lookAlikes('αεικνορτυχ', 'aeikvoptux'),
+  ...lookAlikes('ɑɡı\u2018\u2019\u201b\u02bc', "agi''''"),
 };
+function lookAlikes(from: string, to: string): Record<string, string> {
+  return Object.fromEntries([...from].map((c, i) => [c, to[i]!]));
+}
 const CONFUSABLE_RE = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'g');
 
 /**
@@ -64,8 +32,8 @@ export function normalizeForMatching(text: string): string {
     .normalize('NFKD')
     .replace(INVISIBLE, '')
     .normalize('NFKC')
-    .toLowerCase()
     .replace(CONFUSABLE_RE, (c) => CONFUSABLES[c]!)
+    .toLowerCase()
     .replace(/\s+/g, ' ')
     .trim();
 }
