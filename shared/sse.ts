@@ -46,7 +46,9 @@ export class SseParser {
   /** Flushes a final event that was not followed by a blank line. */
   end(): SseMessage[] {
     const out: SseMessage[] = [];
-    if (this.buffer) this.line(this.buffer, out);
+    // At the end of input a trailing '\r' is a whole line end, not half of a '\r\n'.
+    const last = this.buffer.endsWith('\r') ? this.buffer.slice(0, -1) : this.buffer;
+    if (this.buffer) this.line(last, out);
     this.buffer = '';
     this.line('', out);
     return out;
