@@ -75,6 +75,8 @@ export class ModelTokenizer {
   }
 
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+    // The library throws on an empty list; nothing decodes to the empty string.
+    if (ids.length === 0) return '';
     return this.tokenizer.decode(Array.from(ids), {
       skip_special_tokens: options.skipSpecialTokens ?? false,
       clean_up_tokenization_spaces: false,
