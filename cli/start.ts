@@ -19,7 +19,7 @@ export const DEMO_MODEL_DIR = fileURLToPath(new URL('../models/demo', import.met
 
 const specs = {
   model: { type: 'string', meta: 'DIR', default: DEMO_MODEL_DIR, help: 'model folder' },
-  device: backendOptionSpecs.device,
+  device: { ...backendOptionSpecs.device, default: 'cpu', env: undefined },
   quantization: backendOptionSpecs.quantization,
   host: {
     type: 'string',

@@ -122,6 +122,11 @@ export function parseOptions<T extends OptionSpecs>(
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument '${arg}'`);
     const eq = arg.indexOf('=');
     const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const negated = byFlag.get(flag.replace(/^--no-/, '--'));
+    if (flag.startsWith('--no-') && eq === -1 && negated && specs[negated]!.type === 'bool') {
+      out[negated] = false; // vLLM's spelling for turning a default-on switch off
+      continue;
+    }
     const key = byFlag.get(flag);
     if (!key) throw new ConfigError(`unknown option ${flag} (see --help)`);
     const spec = specs[key]!;
@@ -143,7 +148,8 @@ export function parseOptions<T extends OptionSpecs>(
 export function formatHelp(specs: OptionSpecs): string {
   const rows = Object.entries(specs).map(([key, spec]) => {
     const meta = spec.type === 'bool' ? '' : ` ${spec.meta ?? spec.type.toUpperCase()}`;
-    const left = `  --${kebab(key)}${meta}`;
+    const negation = spec.type === 'bool' && spec.default === true ? ` | --no-${kebab(key)}` : '';
+    const left = `  --${kebab(key)}${meta}${negation}`;
     const extras: string[] = [];
     if (spec.default !== undefined && spec.default !== '')
       extras.push(
