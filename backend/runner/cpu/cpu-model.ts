@@ -35,7 +35,7 @@ export interface StepResult extends RunnerOutput {
 
 export class CpuModel {
   readonly pool: KvPool;
-  private readonly rope: RopeTables;
+  readonly rope: RopeTables;
   private readonly poolFeeds: Record<string, ort.Tensor> = {};
 
   private constructor(
@@ -81,7 +81,7 @@ export class CpuModel {
         this.rope,
         this.spec.slidingWindow ?? null,
       );
-      const logits = await this.runGroup(feeds);
+      const logits = await this.forward(feeds);
       const vocab = this.spec.vocabSize;
       feeds.logitRows.forEach((row, r) => {
         rows[row.seqIndex].push(logits.subarray(r * vocab, (r + 1) * vocab));
@@ -104,7 +104,8 @@ export class CpuModel {
     return { sampled, promptLogprobs: prompt, logits: lastLogits };
   }
 
-  private async runGroup(f: GroupFeeds): Promise<Float32Array> {
+  /** Runs one planned group: scatters its new K/V into the pool, returns logits [N, vocab]. */
+  async forward(f: GroupFeeds): Promise<Float32Array> {
     const T = f.numTokens;
     const [B, Q, K] = f.maskDims;
     const half = this.rope.invFreq.length;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type FixtureFamily,
   fixtureFamilies,
@@ -73,6 +73,12 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return max;
 }
 
+function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
 async function allLogits(runner: Runner, steps: SchedulerOutput[]): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (const step of steps) {
@@ -111,7 +117,7 @@ describe.each(families)('cpu runner vs reference (%s)', (family) => {
     }
   });
 
-  it('int8 weights stay close to fp32 and agree on the top token', async () => {
+  it('int8 weights stay close to fp32 and mostly agree on the top token', async () => {
     const runner = await createCpuRunner({
       spec,
       modelDir: dir,
@@ -122,9 +128,13 @@ describe.each(families)('cpu runner vs reference (%s)', (family) => {
     });
     try {
       const got = await allLogits(runner, scenario(spec.vocabSize));
+      let agree = 0;
       for (const [i, logits] of got.entries()) {
-        expect(maxAbsDiff(logits, expected[i])).toBeLessThan(0.25);
+        const scale = Math.max(...expected[i].map(Math.abs));
+        expect(maxAbsDiff(logits, expected[i])).toBeLessThan(0.1 * scale);
+        if (argmax(logits) === argmax(expected[i])) agree++;
       }
+      expect(agree / got.length).toBeGreaterThanOrEqual(0.75);
     } finally {
       await runner.close();
     }
@@ -145,7 +155,6 @@ describe('estimateKvBlockBytes', () => {
 });
 
 describe('createCpuRunner', () => {
-  afterAll(() => undefined);
   it('rejects a batch whose block table does not cover its positions', async () => {
     const dir = fixtureModelCache('llama', 3);
     const spec = await loadModelSpec(dir);

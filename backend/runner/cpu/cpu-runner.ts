@@ -104,7 +104,10 @@ class CpuRunner implements Runner {
       this.pending.delete(message.id);
     } else if (message.type === 'error') {
       const err = Object.assign(new Error(message.message), { stack: message.stack });
-      if (message.id === null) return this.fail(err);
+      if (message.id === null) {
+        this.fail(err);
+        return;
+      }
       this.pending.get(message.id)?.reject(err);
       this.pending.delete(message.id);
     }

@@ -1,0 +1,191 @@
+/**
+ * CPU runner micro-benchmark on a Qwen2.5-0.5B-shaped random model: prompt processing, single-
+ * stream decode and batched decode (8 and 16 sequences) through the real worker-thread runner.
+ *
+ *   npx tsx bench/cpu/runner-bench.ts [--quantization none|int4|int8] [--threads N]
+ *        [--prompt 256] [--decode 32] [--batches 8,16] [--layers 24] [--out results.json]
+ */
+import { execSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { dummyWeights } from '../../backend/model/loader.ts';
+import { createCpuRunner, type Quantization } from '../../backend/runner/cpu/cpu-runner.ts';
+import type { Runner, ScheduledSequence, SchedulerOutput } from '../../backend/runner/runner.ts';
+import { qwen25HalfBSpec } from './runner-bench-spec.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quantization: { type: 'string', default: 'int4' },
+    threads: { type: 'string', default: String(availableParallelism()) },
+    prompt: { type: 'string', default: '256' },
+    decode: { type: 'string', default: '32' },
+    batches: { type: 'string', default: '8,16' },
+    layers: { type: 'string', default: '24' },
+    'quant-block-size': { type: 'string', default: '32' },
+    'quant-symmetric': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+
+const blockSize = 16;
+const greedy = {
+  temperature: 0,
+  topP: 1,
+  topK: 0,
+  minP: 0,
+  presencePenalty: 0,
+  frequencyPenalty: 0,
+  repetitionPenalty: 1,
+  seed: null,
+  logprobs: null,
+};
+
+/** A sequence with its own contiguous run of blocks. */
+class BenchSequence {
+  readonly tokens: number[];
+  computed = 0;
+  constructor(
+    readonly seqId: number,
+    prompt: number[],
+    readonly firstBlock: number,
+  ) {
+    this.tokens = [...prompt];
+  }
+
+  schedule(count: number): ScheduledSequence {
+    const start = this.computed;
+    const end = start + count;
+    const numBlocks = Math.ceil(end / blockSize);
+    return {
+      seqId: this.seqId,
+      tokenIds: Int32Array.from(this.tokens.slice(start, end)),
+      startPosition: start,
+      slotMapping: Int32Array.from(
+        { length: count },
+        (_, i) => this.firstBlock * blockSize + start + i,
+      ),
+      blockTable: Int32Array.from({ length: numBlocks }, (_, i) => this.firstBlock + i),
+      sample: end === this.tokens.length,
+      sampling: greedy,
+      promptTokenIds: new Int32Array(0),
+      outputTokenIds: new Int32Array(0),
+      bannedTokenIds: null,
+      promptLogprobTargets: null,
+    };
+  }
+}
+
+let stepNumber = 0;
+async function step(runner: Runner, seqs: BenchSequence[], counts: number[]): Promise<void> {
+  const sequences = seqs.map((s, i) => s.schedule(counts[i]));
+  const batch: SchedulerOutput = {
+    step: stepNumber++,
+    sequences,
+    numBatchedTokens: counts.reduce((a, b) => a + b, 0),
+  };
+  const out = await runner.execute(batch);
+  seqs.forEach((s, i) => {
+    s.computed += counts[i];
+    const sampled = out.sampled[i];
+    if (sampled) s.tokens.push(sampled.tokenId);
+  });
+}
+
+function randomTokens(n: number, seed: number): number[] {
+  let x = seed;
+  return Array.from({ length: n }, () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x % 150000;
+  });
+}
+
+async function timeIt(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+}
+
+async function main(): Promise<void> {
+  const quantization = args.quantization as Quantization;
+  const numThreads = Number(args.threads);
+  const promptLen = Number(args.prompt);
+  const decodeSteps = Number(args.decode);
+  const batchSizes = args.batches.split(',').map(Number);
+  const spec = qwen25HalfBSpec(Number(args.layers));
+  const maxBatch = Math.max(1, ...batchSizes);
+  const blocksPerSeq = Math.ceil((promptLen + decodeSteps + 1) / blockSize);
+  const numBlocks = blocksPerSeq * (maxBatch + 1);
+
+  const loadStart = performance.now();
+  const runner = await createCpuRunner({
+    spec,
+    weights: dummyWeights(spec, 1),
+    numBlocks,
+    blockSize,
+    quantization,
+    quantBlockSize: Number(args['quant-block-size']) as 32,
+    quantSymmetric: args['quant-symmetric'],
+    numThreads,
+  });
+  const loadSeconds = (performance.now() - loadStart) / 1000;
+
+  // Warm-up: ORT allocates and tunes on the first runs of each shape family.
+  const warm = new BenchSequence(0, randomTokens(16, 99), 0);
+  await step(runner, [warm], [16]);
+  for (let i = 0; i < 3; i++) await step(runner, [warm], [1]);
+
+  const single = new BenchSequence(1, randomTokens(promptLen, 1), 0);
+  const prefillSeconds = await timeIt(() => step(runner, [single], [promptLen]));
+  const decodeSeconds = await timeIt(async () => {
+    for (let i = 0; i < decodeSteps; i++) await step(runner, [single], [1]);
+  });
+
+  const batched: Record<string, number> = {};
+  for (const size of batchSizes) {
+    const seqs = Array.from(
+      { length: size },
+      (_, i) => new BenchSequence(100 + i, randomTokens(promptLen, 10 + i), i * blocksPerSeq),
+    );
+    for (const s of seqs) await step(runner, [s], [promptLen]);
+    const seconds = await timeIt(async () => {
+      for (let i = 0; i < decodeSteps; i++)
+        await step(
+          runner,
+          seqs,
+          seqs.map(() => 1),
+        );
+    });
+    batched[size] = (size * decodeSteps) / seconds;
+  }
+  await runner.close();
+
+  const result = {
+    benchmark: 'cpu-runner',
+    model: `qwen2.5-0.5b-shaped random (${spec.numLayers} layers)`,
+    quantization,
+    quantBlockSize: Number(args['quant-block-size']),
+    quantSymmetric: args['quant-symmetric'],
+    numThreads,
+    promptTokens: promptLen,
+    decodeSteps,
+    loadSeconds,
+    promptTokensPerSecond: promptLen / prefillSeconds,
+    singleStreamDecodeTokensPerSecond: decodeSteps / decodeSeconds,
+    batchedDecodeTokensPerSecond: batched,
+    device: `${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}`,
+    commit: execSync('git rev-parse --short HEAD').toString().trim(),
+    date: new Date().toISOString(),
+  };
+  console.table({
+    [`prompt ${promptLen} tok`]: { 'tokens/s': result.promptTokensPerSecond.toFixed(1) },
+    'decode x1': { 'tokens/s': result.singleStreamDecodeTokensPerSecond.toFixed(1) },
+    ...Object.fromEntries(
+      Object.entries(batched).map(([b, v]) => [`decode x${b}`, { 'tokens/s': v.toFixed(1) }]),
+    ),
+  });
+  console.log(JSON.stringify(result));
+  if (args.out) writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`);
+}
+
+await main();
