@@ -145,9 +145,20 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
   const onClose = () => void reader.cancel().catch(() => {});
   res.on('close', onClose);
   try {
+    let corked = false;
+    const uncork = () => {
+      corked = false;
+      res.uncork();
+    };
     for (;;) {
       const { done, value } = await reader.read();
       if (done || res.destroyed) break;
+      // Events parsed from one upstream packet arrive in one tick: send them in one write.
+      if (!corked) {
+        corked = true;
+        res.cork();
+        process.nextTick(uncork);
+      }
       if (!res.write(value)) await drained(res);
     }
   } finally {

@@ -172,18 +172,25 @@ export class BackendRouter {
     if (!response.body) return release();
     const reader = response.body.getReader();
     let idle = false;
+    // One timer per response, re-armed when it fires early: cheaper than one per chunk. Only
+    // time spent waiting on the backend counts, not time the client takes to read.
+    const idleMs = this.config.idleTimeoutMs;
+    let waitingSince: number | null = Date.now();
+    let timer: ReturnType<typeof setTimeout>;
+    const arm = (ms: number) => {
+      timer = setTimeout(() => {
+        const quietMs = waitingSince === null ? 0 : Date.now() - waitingSince;
+        if (quietMs < idleMs) return arm(idleMs - quietMs);
+        idle = true;
+        controller.abort();
+      }, ms);
+    };
+    arm(idleMs);
     try {
       for (;;) {
-        const timer = setTimeout(() => {
-          idle = true;
-          controller.abort();
-        }, this.config.idleTimeoutMs);
-        let next: ReadableStreamReadResult<Uint8Array>;
-        try {
-          next = await reader.read();
-        } finally {
-          clearTimeout(timer);
-        }
+        waitingSince = Date.now();
+        const next = await reader.read();
+        waitingSince = null;
         if (next.done) return;
         yield next.value;
       }
@@ -198,6 +205,7 @@ export class BackendRouter {
         ? gatewayTimeout('Backend stalled mid-response.')
         : badGateway('Backend failed mid-response.');
     } finally {
+      clearTimeout(timer!);
       release();
       reader.cancel().catch(() => {});
     }

@@ -3,15 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EdgeConfig } from '../edge/config.ts';
 import type { NodeEdge } from '../edge/node.ts';
-import {
-  bearer,
-  chatBody,
-  post,
-  readStream,
-  startEdge,
-  testConfig,
-  waitFor,
-} from './edge-helpers.ts';
+import { bearer, chatBody, readStream, startEdge, testConfig, waitFor } from './edge-helpers.ts';
 import { type StubOptions, type StubUpstream, startStubUpstream } from './stub-upstream.ts';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -165,6 +157,17 @@ describe('edge routing', () => {
     const { status, body } = await health(edge);
     expect(status).toBe(503);
     expect(body.backends[0].healthy).toBe(false);
+  });
+
+  it('ends a stream with a timeout error event when the backend stalls past the idle timeout', async () => {
+    const [a] = await stubs({ chunkDelayMs: 3000, reply: 'zzzz' });
+    const edge = await edgeFor([a!.url], {
+      routing: { idleTimeoutMs: 200, healthCheckIntervalMs: 60_000 },
+    });
+    const res = await chat(edge, chatBody('stall', { stream: true, temperature: 1 }));
+    const { events } = await readStream(res);
+    expect(JSON.parse(events.at(-2)!).error.type).toBe('timeout_error');
+    expect(events.at(-1)).toBe('[DONE]');
   });
 
   it('answers 504 when the backend does not answer in time, 502 when it fails', async () => {

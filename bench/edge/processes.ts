@@ -1,0 +1,120 @@
+/** Starts the benchmark's servers as child processes and waits until each is ready. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..', '..');
+
+export interface Server {
+  url: string;
+  stop(): Promise<void>;
+}
+
+function track(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+}
+
+/** Resolves with the first stdout line that `pick` accepts. */
+function firstLine(
+  child: ChildProcess,
+  pick: (line: string) => string | undefined,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    let err = '';
+    child.stderr?.on('data', (d) => (err += d));
+    child.stdout?.on('data', (d) => {
+      buffer += d;
+      for (const line of buffer.split('\n')) {
+        const found = pick(line);
+        if (found) return resolve(found);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`process exited ${code}: ${err.slice(-2000)}`)));
+  });
+}
+
+export async function startStub(chunks: number): Promise<Server> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'stub-main.ts'), String(chunks)],
+    {
+      cwd: root,
+    },
+  );
+  const url = await firstLine(child, (l) =>
+    l.startsWith('{"url"') ? JSON.parse(l).url : undefined,
+  );
+  return { url, stop: track(child) };
+}
+
+export async function startEdge(backend: string, secret: string): Promise<Server> {
+  const configFile = join(tmpdir(), `edge-bench-${process.pid}.json`);
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      limits: { requestsPerMinute: 1e9, tokensPerMinute: 1e12 },
+      routing: { maxOutstandingPerBackend: 100_000 },
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'bin', 'edgeserve.js'),
+      'edge',
+      '--backend',
+      backend,
+      '--port',
+      '0',
+      '--config',
+      configFile,
+    ],
+    { cwd: root, env: { ...process.env, JWT_SECRET: secret, BACKEND_URLS: '', EDGE_CONFIG: '' } },
+  );
+  const url = await firstLine(child, (l) =>
+    l.includes('"listening"') ? JSON.parse(l).url : undefined,
+  );
+  return { url, stop: track(child) };
+}
+
+export const hasPortkey = () =>
+  existsSync(join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js'));
+
+/** Portkey's open-source gateway (Node build), proxying to the stub as an OpenAI custom host. */
+export async function startPortkey(): Promise<Server> {
+  const port = await freePort();
+  const script = join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
+  const child = spawn(process.execPath, [script, `--port=${port}`, '--headless'], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error('portkey gateway exited during start');
+    try {
+      if ((await fetch(`${url}/`)).ok) break;
+    } catch {
+      if (Date.now() > deadline) throw new Error('portkey gateway did not start');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, stop: track(child) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
