@@ -36,6 +36,8 @@ def parse_args():
                    help="paged|sdpa (no extra packages), paged|flash_attention_2, ...")
     p.add_argument("--block-size", type=int, help="KV block size (library default if unset)")
     p.add_argument("--max-batch-tokens", type=int, help="token budget per step (library default if unset)")
+    p.add_argument("--cb-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra ContinuousBatchingConfig field, e.g. use_cuda_graph=true (repeatable)")
     p.add_argument("--warmup-requests", type=int, default=8)
     p.add_argument("--timeout-s", type=float, default=1800)
     p.add_argument("--label", default="hf-transformers-cb")
@@ -67,8 +69,15 @@ def build_model(args, torch):
                    "params": params, "dtype": "bfloat16", "init_s": time.perf_counter() - start}
 
 
+def parse_value(text):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def cb_config_kwargs(args):
-    out = {}
+    out = {k: parse_value(v) for k, v in (item.split("=", 1) for item in args.cb_option)}
     if args.block_size:
         out["block_size"] = args.block_size
     if args.max_batch_tokens:
