@@ -15,6 +15,7 @@ import type { BackendOptions } from './config.ts';
 import { LLMEngine } from './engine/engine.ts';
 import { ChatTemplate } from './model/chat-template.ts';
 import { loadModelSpec } from './model/config.ts';
+import { loadSamplingDefaults } from './model/generation-config.ts';
 import { ModelTokenizer } from './model/tokenizer.ts';
 import { createRunner } from './runner/select.ts';
 import { createBackendListener } from './server/app.ts';
@@ -68,6 +69,7 @@ export async function startBackend(
     engine,
     tokenizer,
     chatTemplate,
+    samplingDefaults: await loadSamplingDefaults(dir),
     registry,
     createdAt: Math.floor(Date.now() / 1000),
     runnerInfo: {

@@ -3,6 +3,7 @@ import { badRequest } from '../../shared/errors.ts';
 import type { ChatChoice, ChatTokenLogprob } from '../../shared/openai.ts';
 import { parseChatRequest } from '../../shared/openai.ts';
 import { parseSamplingParams } from '../engine/sampling-params.ts';
+import { withSamplingDefaults } from '../model/generation-config.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 import type { SampledToken } from '../runner/runner.ts';
 import { checkModel, newId, type ServingContext, unixSeconds } from './context.ts';
@@ -25,7 +26,10 @@ function chatLogprobs(tokenizer: ModelTokenizer, entries: SampledToken[]): ChatT
 export async function handleChat(ctx: ServingContext, rc: RequestContext): Promise<void> {
   const body = parseChatRequest(await readJson(rc.req));
   checkModel(ctx, body.model);
-  const params = parseSamplingParams(body as unknown as Record<string, unknown>, 'chat');
+  const params = parseSamplingParams(
+    withSamplingDefaults(body, ctx.samplingDefaults) as unknown as Record<string, unknown>,
+    'chat',
+  );
   if (!ctx.chatTemplate)
     throw badRequest(
       'This model has no chat template; use /v1/completions.',

@@ -7,6 +7,7 @@ import type {
 } from '../../shared/openai.ts';
 import { parseCompletionRequest } from '../../shared/openai.ts';
 import { parseSamplingParams } from '../engine/sampling-params.ts';
+import { withSamplingDefaults } from '../model/generation-config.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 import type { PromptLogprob, TokenLogprob } from '../runner/runner.ts';
 import { checkModel, newId, type ServingContext, unixSeconds } from './context.ts';
@@ -73,7 +74,10 @@ class LogprobsBuilder {
 export async function handleCompletions(ctx: ServingContext, rc: RequestContext): Promise<void> {
   const body = parseCompletionRequest(await readJson(rc.req));
   checkModel(ctx, body.model);
-  const params = parseSamplingParams(body as unknown as Record<string, unknown>, 'completion');
+  const params = parseSamplingParams(
+    withSamplingDefaults(body, ctx.samplingDefaults) as unknown as Record<string, unknown>,
+    'completion',
+  );
   const echo = body.echo === true;
   if (echo && params.logprobs !== null && body.stream)
     throw badRequest("'echo' with 'logprobs' is not supported when streaming.", 'echo');

@@ -4,6 +4,7 @@ import { notFound } from '../../shared/errors.ts';
 import type { Registry } from '../../shared/metrics.ts';
 import type { LLMEngine } from '../engine/engine.ts';
 import type { ChatTemplate } from '../model/chat-template.ts';
+import type { SamplingDefaults } from '../model/generation-config.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 
 export interface ServingContext {
@@ -12,6 +13,8 @@ export interface ServingContext {
   engine: LLMEngine;
   tokenizer: ModelTokenizer;
   chatTemplate: ChatTemplate | null;
+  /** From generation_config.json, for fields a request leaves out. */
+  samplingDefaults: SamplingDefaults;
   registry: Registry;
   /** Unix seconds. */
   createdAt: number;
