@@ -12,7 +12,8 @@ export type SseItem = { json: Record<string, unknown> } | { data: string };
 
 export type ReplyBody =
   | { type: 'json'; json: unknown }
-  | { type: 'sse'; events: AsyncIterable<SseItem> }
+  /** Items come in batches: those parsed from one upstream read travel and are sent together. */
+  | { type: 'sse'; events: AsyncIterable<SseItem[]> }
   | { type: 'text'; text: string };
 
 export class EdgeReply {
@@ -31,13 +32,15 @@ export const isSse = (contentType: string | null) => !!contentType?.includes('te
 export const isJson = (contentType: string | null) => !!contentType?.includes('application/json');
 
 /** Parses an SSE byte stream into items. */
-export async function* parseSse(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<SseItem> {
+export async function* parseSse(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<SseItem[]> {
   const parser = new SseParser();
   const decoder = new TextDecoder();
   for await (const chunk of chunks) {
-    for (const msg of parser.push(decoder.decode(chunk, { stream: true }))) yield toItem(msg.data);
+    const batch = parser.push(decoder.decode(chunk, { stream: true })).map((m) => toItem(m.data));
+    if (batch.length) yield batch;
   }
-  for (const msg of parser.end()) yield toItem(msg.data);
+  const rest = parser.end().map((m) => toItem(m.data));
+  if (rest.length) yield rest;
 }
 
 function toItem(data: string): SseItem {
@@ -53,11 +56,14 @@ function toItem(data: string): SseItem {
 
 const encoder = new TextEncoder();
 
-export function encodeItem(item: SseItem): Uint8Array {
-  if ('json' in item) return encoder.encode(`data: ${JSON.stringify(item.json)}\n\n`);
-  if (item.data === '[DONE]') return encoder.encode(SSE_DONE);
-  return encoder.encode(`data: ${item.data.split('\n').join('\ndata: ')}\n\n`);
+function itemText(item: SseItem): string {
+  if ('json' in item) return `data: ${JSON.stringify(item.json)}\n\n`;
+  if (item.data === '[DONE]') return SSE_DONE;
+  return `data: ${item.data.split('\n').join('\ndata: ')}\n\n`;
 }
+
+export const encodeItems = (items: SseItem[]): Uint8Array =>
+  encoder.encode(items.map(itemText).join(''));
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -96,7 +102,7 @@ export function renderReply(
 
 function sseStream(
   reply: EdgeReply,
-  events: AsyncIterable<SseItem>,
+  events: AsyncIterable<SseItem[]>,
   onEnd: (outcome: BodyOutcome, error?: HttpError) => void,
 ): ReadableStream<Uint8Array> {
   const iterator = events[Symbol.asyncIterator]();
@@ -114,7 +120,7 @@ function sseStream(
           if (next.done) {
             end('complete');
             controller.close();
-          } else controller.enqueue(encodeItem(next.value));
+          } else controller.enqueue(encodeItems(next.value));
         } catch (err) {
           const error = toHttpError(err);
           end('error', error);

@@ -29,6 +29,6 @@ export const cacheLookup =
     return new EdgeReply(200, { ...hit.headers }, replayBody, true);
   };
 
-async function* replay(items: SseItem[]): AsyncGenerator<SseItem> {
-  for (const item of items) yield item;
+async function* replay(items: SseItem[]): AsyncGenerator<SseItem[]> {
+  yield items;
 }

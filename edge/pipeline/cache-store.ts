@@ -28,24 +28,23 @@ export const cacheStore =
   };
 
 async function* recordStream(
-  events: AsyncIterable<SseItem>,
+  events: AsyncIterable<SseItem[]>,
   headers: Record<string, string>,
   store: (entry: CachedReply) => void,
-): AsyncGenerator<SseItem> {
+): AsyncGenerator<SseItem[]> {
   const items: SseItem[] = [];
   let sizeBytes = 0;
-  for await (const item of events) {
-    if ('data' in item && item.data === '[DONE]') {
-      // Store before the client sees the end of the stream.
-      items.push(item);
-      store({ headers, body: { type: 'sse', items }, sizeBytes: sizeBytes + 6 });
-      yield item;
-      continue;
+  for await (const batch of events) {
+    let done = false;
+    for (const item of batch) {
+      // Kept as its text: a snapshot later stages cannot change, and replay needs no re-encoding.
+      const data = 'json' in item ? JSON.stringify(item.json) : item.data;
+      sizeBytes += data.length;
+      items.push({ data });
+      if (data === '[DONE]') done = true;
     }
-    // Kept as its text: a snapshot later stages cannot change, and replay needs no re-encoding.
-    const data = 'json' in item ? JSON.stringify(item.json) : item.data;
-    sizeBytes += data.length;
-    items.push({ data });
-    yield item;
+    // Store before the client sees the end of the stream.
+    if (done) store({ headers, body: { type: 'sse', items }, sizeBytes });
+    yield batch;
   }
 }

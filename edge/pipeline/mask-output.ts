@@ -46,10 +46,10 @@ function maskJson(json: unknown, maskers: EdgeServices['maskers'], metrics: Edge
 }
 
 async function* maskStream(
-  events: AsyncIterable<SseItem>,
+  events: AsyncIterable<SseItem[]>,
   maskers: EdgeServices['maskers'],
   metrics: EdgeMetrics,
-): AsyncGenerator<SseItem> {
+): AsyncGenerator<SseItem[]> {
   const perChoice = new Map<number, StreamMasker>();
   let template: Json | undefined;
   const finish = (index: number): string => {
@@ -60,26 +60,31 @@ async function* maskStream(
     countMasked(metrics, masker.counts);
     return tail;
   };
-  const flushAll = function* (): Generator<SseItem> {
+  const flushAll = (out: SseItem[]) => {
     for (const index of [...perChoice.keys()]) {
       const tail = finish(index);
-      if (tail && template) yield { json: tailChunk(template, index, tail) };
+      if (tail && template) out.push({ json: tailChunk(template, index, tail) });
     }
   };
-  for await (const item of events) {
-    if ('data' in item) {
-      if (item.data === '[DONE]') yield* flushAll();
-      yield item;
-      continue;
+  for await (const batch of events) {
+    const out: SseItem[] = [];
+    for (const item of batch) {
+      if ('data' in item) {
+        if (item.data === '[DONE]') flushAll(out);
+      } else {
+        const choices = item.json.choices as Choice[] | undefined;
+        if (Array.isArray(choices) && choices.length > 0) {
+          template = item.json;
+          for (const choice of choices) maskChoice(choice, perChoice, maskers, finish);
+        }
+      }
+      out.push(item);
     }
-    const choices = item.json.choices as Choice[] | undefined;
-    if (Array.isArray(choices) && choices.length > 0) {
-      template = item.json;
-      for (const choice of choices) maskChoice(choice, perChoice, maskers, finish);
-    }
-    yield item;
+    yield out;
   }
-  yield* flushAll();
+  const rest: SseItem[] = [];
+  flushAll(rest);
+  if (rest.length) yield rest;
 }
 
 function maskChoice(

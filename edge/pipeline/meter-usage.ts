@@ -29,19 +29,21 @@ export const meterUsage =
   };
 
 async function* meterStream(
-  events: AsyncIterable<SseItem>,
+  events: AsyncIterable<SseItem[]>,
   charge: (usage: unknown) => void,
   strip: boolean,
-): AsyncGenerator<SseItem> {
-  for await (const item of events) {
-    if ('json' in item && 'usage' in item.json) {
-      if (item.json.usage) charge(item.json.usage);
-      if (strip) {
-        const choices = item.json.choices;
-        if (Array.isArray(choices) && choices.length === 0) continue;
-        delete item.json.usage;
-      }
-    }
-    yield item;
+): AsyncGenerator<SseItem[]> {
+  const keep = (item: SseItem) => {
+    if (!('json' in item && 'usage' in item.json)) return true;
+    if (item.json.usage) charge(item.json.usage);
+    if (!strip) return true;
+    const choices = item.json.choices;
+    if (Array.isArray(choices) && choices.length === 0) return false;
+    delete item.json.usage;
+    return true;
+  };
+  for await (const batch of events) {
+    const kept = batch.filter(keep);
+    if (kept.length) yield kept;
   }
 }
