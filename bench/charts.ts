@@ -108,6 +108,7 @@ function cdfChart(
     yLabel: 'fraction of requests',
     series,
     yMax: 1,
+    xFromZero: true,
   });
 }
 

@@ -18,6 +18,8 @@ export interface LineChart {
   logX?: boolean;
   /** Draws markers on each point (sparse data such as a concurrency sweep). */
   markers?: boolean;
+  /** Start the (linear) x axis at 0 rather than at the smallest value. */
+  xFromZero?: boolean;
   /** Fixed top of the y axis (1 for a CDF); default: from the data. */
   yMax?: number;
   width?: number;
@@ -39,20 +41,21 @@ const MARGIN = { left: 70, right: 20, top: 40, bottom: 50 };
 const escapeXml = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** Tick values at 1, 2 or 5 × 10^k covering [lo, hi]. */
+/** Tick values at 1, 2 or 5 × 10^k from at or below lo to at or above hi. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
-  const ticks: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
-    ticks.push(Number(t.toPrecision(12)));
-  return ticks;
+  const first = Math.floor(lo / step + 1e-9);
+  const last = Math.ceil(hi / step - 1e-9);
+  return Array.from({ length: last - first + 1 }, (_, i) =>
+    Number(((first + i) * step).toPrecision(12)),
+  );
 }
 
 const fmtTick = (v: number) =>
-  Math.abs(v) >= 1e4 ? `${v / 1e3}k` : Number.isInteger(v) ? String(v) : v.toPrecision(3);
+  Math.abs(v) >= 1e4 ? `${Number((v / 1e3).toPrecision(4))}k` : String(Number(v.toPrecision(4)));
 
 function extent(values: number[]): [number, number] {
   const finite = values.filter(Number.isFinite);
@@ -66,13 +69,19 @@ export function renderLineChart(chart: LineChart): string {
   const plotH = height - MARGIN.top - MARGIN.bottom;
   const all = chart.series.flatMap((s) => s.points);
   const fx = chart.logX ? Math.log2 : (x: number) => x;
-  const [x0, x1] = extent(all.map(([x]) => fx(x)));
   const [, yMax] = extent(all.map(([, y]) => y));
   const yTicks = niceTicks(0, chart.yMax ?? (yMax * 1.05 || 1));
   const yTop = yTicks[yTicks.length - 1]!;
+  const [xLo, xHi] = extent(all.map(([x]) => fx(x)));
+  const xStart = chart.xFromZero && !chart.logX ? Math.min(0, xLo) : xLo;
+  // Linear axes span whole ticks; the log2 axis spans the data, ticked at powers of two.
   const xTicks = chart.logX
-    ? Array.from({ length: Math.floor(x1) - Math.ceil(x0) + 1 }, (_, i) => Math.ceil(x0) + i)
-    : niceTicks(x0, x1);
+    ? Array.from(
+        { length: Math.floor(xHi) - Math.ceil(xStart) + 1 },
+        (_, i) => Math.ceil(xStart) + i,
+      )
+    : niceTicks(xStart, xHi);
+  const [x0, x1] = chart.logX ? [xStart, xHi] : [xTicks[0]!, xTicks[xTicks.length - 1]!];
   const sx = (x: number) =>
     MARGIN.left + (x1 > x0 ? ((fx(x) - x0) / (x1 - x0)) * plotW : plotW / 2);
   const sxRaw = (t: number) => MARGIN.left + (x1 > x0 ? ((t - x0) / (x1 - x0)) * plotW : plotW / 2);
@@ -127,8 +136,11 @@ export function renderLineChart(chart: LineChart): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Empirical CDF points (value, fraction ≤ value) of a sample. */
+/** Empirical CDF of a sample as a step line: (value, fraction ≤ value), rising at each value. */
 export function cdfPoints(values: readonly number[]): [number, number][] {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted.map((v, i) => [v, (i + 1) / sorted.length]);
+  return sorted.flatMap((v, i): [number, number][] => [
+    [v, i / sorted.length],
+    [v, (i + 1) / sorted.length],
+  ]);
 }
