@@ -110,9 +110,8 @@ export class Histogram extends Metric {
       : new Map([['', { counts: this.buckets.map(() => 0), sum: 0, count: 0 }]]);
     for (const [key, s] of series) {
       const pre = key ? `${key},` : '';
-      this.buckets.forEach((b, i) =>
-        out.push(`${this.name}_bucket{${pre}le="${b}"} ${s.counts[i]}`),
-      );
+      for (const [i, b] of this.buckets.entries())
+        out.push(`${this.name}_bucket{${pre}le="${b}"} ${s.counts[i]}`);
       out.push(`${this.name}_bucket{${pre}le="+Inf"} ${s.count}`);
       out.push(`${this.name}_sum${key ? `{${key}}` : ''} ${fmt(s.sum)}`);
       out.push(`${this.name}_count${key ? `{${key}}` : ''} ${s.count}`);

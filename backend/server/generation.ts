@@ -90,7 +90,7 @@ export async function* mergeChoices(
       i,
       streams[i]!.next().then((r) => ({ i, r })),
     );
-  streams.forEach((_, i) => pull(i));
+  for (let i = 0; i < streams.length; i++) pull(i);
   try {
     while (pending.size > 0) {
       const { i, r } = await Promise.race(pending.values());
