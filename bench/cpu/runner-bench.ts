@@ -7,7 +7,7 @@
  */
 import { execSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { dummyWeights } from '../../backend/model/loader.ts';
 import { createCpuRunner, type Quantization } from '../../backend/runner/cpu/cpu-runner.ts';
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     layers: { type: 'string', default: '24' },
     'quant-block-size': { type: 'string', default: '32' },
     'quant-symmetric': { type: 'boolean', default: false },
+    'no-spin': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -100,9 +101,18 @@ function randomTokens(n: number, seed: number): number[] {
   });
 }
 
-async function timeIt(fn: () => Promise<void>): Promise<number> {
+const cpuSeconds: Record<string, number> = {};
+
+/**
+ * Wall seconds of `fn`; also records the process's CPU seconds (worker included) under `label`,
+ * which says how much work a step is when other processes share the cores.
+ */
+async function timeIt(label: string, fn: () => Promise<void>): Promise<number> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await fn();
+  const cpu = process.cpuUsage(cpu0);
+  cpuSeconds[label] = (cpu.user + cpu.system) / 1e6;
   return (performance.now() - t0) / 1000;
 }
 
@@ -127,6 +137,7 @@ async function main(): Promise<void> {
     quantBlockSize: Number(args['quant-block-size']) as 32,
     quantSymmetric: args['quant-symmetric'],
     numThreads,
+    allowSpinning: !args['no-spin'],
   });
   const loadSeconds = (performance.now() - loadStart) / 1000;
 
@@ -136,8 +147,8 @@ async function main(): Promise<void> {
   for (let i = 0; i < 3; i++) await step(runner, [warm], [1]);
 
   const single = new BenchSequence(1, randomTokens(promptLen, 1), 0);
-  const prefillSeconds = await timeIt(() => step(runner, [single], [promptLen]));
-  const decodeSeconds = await timeIt(async () => {
+  const prefillSeconds = await timeIt('prompt', () => step(runner, [single], [promptLen]));
+  const decodeSeconds = await timeIt('decode x1', async () => {
     for (let i = 0; i < decodeSteps; i++) await step(runner, [single], [1]);
   });
 
@@ -148,7 +159,7 @@ async function main(): Promise<void> {
       (_, i) => new BenchSequence(100 + i, randomTokens(promptLen, 10 + i), i * blocksPerSeq),
     );
     for (const s of seqs) await step(runner, [s], [promptLen]);
-    const seconds = await timeIt(async () => {
+    const seconds = await timeIt(`decode x${size}`, async () => {
       for (let i = 0; i < decodeSteps; i++)
         await step(
           runner,
@@ -173,17 +184,33 @@ async function main(): Promise<void> {
     promptTokensPerSecond: promptLen / prefillSeconds,
     singleStreamDecodeTokensPerSecond: decodeSteps / decodeSeconds,
     batchedDecodeTokensPerSecond: batched,
+    cpuSeconds,
+    loadAverage: loadavg(),
+    allowSpinning: !args['no-spin'],
     device: `${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}`,
     commit: execSync('git rev-parse --short HEAD').toString().trim(),
     date: new Date().toISOString(),
   };
-  console.table({
-    [`prompt ${promptLen} tok`]: { 'tokens/s': result.promptTokensPerSecond.toFixed(1) },
-    'decode x1': { 'tokens/s': result.singleStreamDecodeTokensPerSecond.toFixed(1) },
-    ...Object.fromEntries(
-      Object.entries(batched).map(([b, v]) => [`decode x${b}`, { 'tokens/s': v.toFixed(1) }]),
+  const rows: [string, number, number][] = [
+    ['prompt', promptLen, result.promptTokensPerSecond],
+    ['decode x1', decodeSteps, result.singleStreamDecodeTokensPerSecond],
+    ...Object.entries(batched).map(([b, v]): [string, number, number] => [
+      `decode x${b}`,
+      Number(b) * decodeSteps,
+      v,
+    ]),
+  ];
+  console.table(
+    Object.fromEntries(
+      rows.map(([label, tokens, perSecond]) => [
+        label,
+        {
+          'tokens/s': perSecond.toFixed(1),
+          'CPU ms/token': ((cpuSeconds[label] / tokens) * 1000).toFixed(1),
+        },
+      ]),
     ),
-  });
+  );
   console.log(JSON.stringify(result));
   if (args.out) writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`);
 }

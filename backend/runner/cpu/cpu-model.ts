@@ -26,6 +26,11 @@ export interface CpuModelOptions extends DecoderGraphOptions {
   blockSize: number;
   /** ORT intra-op threads (default: all cores ORT sees). */
   numThreads?: number;
+  /**
+   * Let idle ORT threads spin for work (ORT's default, lowest latency on a dedicated box); turn it
+   * off where the cores are shared and spinning only steals time from others.
+   */
+  allowSpinning?: boolean;
 }
 
 export interface StepResult extends RunnerOutput {
@@ -66,6 +71,9 @@ export class CpuModel {
       graphOptimizationLevel: 'all',
       // Shapes change every step; memory patterns only help fixed shapes.
       enableMemPattern: false,
+      extra: {
+        session: { intra_op: { allow_spinning: options.allowSpinning === false ? '0' : '1' } },
+      },
     });
     return new CpuModel(spec, session, new KvPool(spec, numBlocks, blockSize));
   }

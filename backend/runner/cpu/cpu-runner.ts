@@ -34,6 +34,8 @@ export interface CpuRunnerOptions {
   accuracyLevel?: 0 | 1 | 4;
   /** ORT intra-op threads; default: every core. */
   numThreads?: number;
+  /** Idle ORT threads spin for work (default true; false on shared cores). */
+  allowSpinning?: boolean;
   /** Keep each step's sampled logits for `lastLogits()` (tests; costs a copy per step). */
   keepLogits?: boolean;
   /**
@@ -155,6 +157,7 @@ export async function createCpuRunner(options: CpuRunnerOptions): Promise<Runner
     numBlocks: options.numBlocks,
     blockSize: options.blockSize,
     numThreads: options.numThreads ?? availableParallelism(),
+    allowSpinning: options.allowSpinning ?? true,
     keepLogits: options.keepLogits ?? false,
     quantization: options.quantization ?? 'none',
     quantBlockSize: options.quantBlockSize,

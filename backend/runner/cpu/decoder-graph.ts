@@ -99,8 +99,8 @@ class DecoderBuilder {
     return biasName ? g.op('Add', [y, biasName]) : y;
   }
 
-  rmsNorm(x: string, weightName: string): string {
-    const w = this.weights.float32(weightName);
+  rmsNorm(x: string, weightName: string, factor = 1): string {
+    const w = this.weights.float32(weightName).map((v) => v * factor);
     const scale = this.g.initializer(weightName, w, [w.length]);
     return this.g.op('SimplifiedLayerNormalization', [x, scale], {
       axis: -1,
@@ -196,13 +196,14 @@ class DecoderBuilder {
     };
   }
 
-  private rope(x: string, numHeads: number, normWeight: string | null): string {
+  /** `factor` scales the per-head norm's weight (how q carries the attention scale on Qwen3). */
+  private rope(x: string, numHeads: number, normWeight: string | null, factor = 1): string {
     const { spec, g } = this;
     let y = x;
     if (normWeight) {
       const heads = g.op('Reshape', [y, g.int64s([0, numHeads, spec.headDim])]);
       y = g.op('Reshape', [
-        this.rmsNorm(heads, normWeight),
+        this.rmsNorm(heads, normWeight, factor),
         g.int64s([0, numHeads * spec.headDim]),
       ]);
     }
@@ -223,6 +224,13 @@ class DecoderBuilder {
     const names = ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}.${n}`);
     const weight = this.concatRows(names.map((n) => `${n}.weight`));
     const bias = spec.attentionBias ? this.concatRows(names.map((n) => `${n}.bias`)) : undefined;
+    // The 1/sqrt(headDim) attention scale rides on q's projection (RoPE is linear), or on q's
+    // norm weight when there is one, instead of costing a Mul per layer.
+    const attentionScale = 1 / Math.sqrt(spec.headDim);
+    if (!spec.qkNorm) {
+      for (let i = 0; i < qDim * spec.hiddenSize; i++) weight[i] *= attentionScale;
+      if (bias) for (let i = 0; i < qDim; i++) bias[i] *= attentionScale;
+    }
     const qkv = this.linear(x, `${p}.qkv`, weight, qDim + 2 * kvDim, spec.hiddenSize, bias);
     const [q, k, v] = g.opMulti(
       'Split',
@@ -230,7 +238,8 @@ class DecoderBuilder {
       { axis: 1 },
       { count: 3 },
     );
-    const qRot = this.rope(q, spec.numHeads, spec.qkNorm ? `${p}.q_norm.weight` : null);
+    const qNorm = spec.qkNorm ? `${p}.q_norm.weight` : null;
+    const qRot = this.rope(q, spec.numHeads, qNorm, attentionScale);
     const kRot = this.rope(k, spec.numKvHeads, spec.qkNorm ? `${p}.k_norm.weight` : null);
     g.output(kRot, presentKeyName(layer), DT.FLOAT, ['T', kvDim]);
     g.output(v, presentValueName(layer), DT.FLOAT, ['T', kvDim]);
@@ -255,8 +264,7 @@ class DecoderBuilder {
   private scaledDotProduct(layer: number, q: string, keys: string, values: string): string {
     const { spec, g, shapes } = this;
     const qDim = spec.numHeads * spec.headDim;
-    const scaled = g.op('Mul', [q, g.scalar(1 / Math.sqrt(spec.headDim))]);
-    const qPad = g.op('Reshape', [g.op('Gather', [scaled, 'query_index'], { axis: 0 }), shapes.q5]);
+    const qPad = g.op('Reshape', [g.op('Gather', [q, 'query_index'], { axis: 0 }), shapes.q5]);
     const qHeads = g.op('Transpose', [qPad], { perm: [0, 2, 3, 1, 4] });
     const q4 = g.op('Reshape', [qHeads, g.int64s([0, 0, -1, spec.headDim])]);
     const kT = g.op('Transpose', [keys], { perm: [0, 2, 3, 1] });

@@ -13,6 +13,7 @@ export interface InitMessage extends DecoderGraphOptions {
   numBlocks: number;
   blockSize: number;
   numThreads: number;
+  allowSpinning: boolean;
   keepLogits: boolean;
 }
 
