@@ -172,4 +172,27 @@ describe('createCpuRunner', () => {
       await runner.close();
     }
   });
+
+  it('runs an int4 step whose only work is a non-final prefill chunk (no logits wanted)', async () => {
+    const dir = fixtureModelCache('qwen3', 3);
+    const spec = await loadModelSpec(dir);
+    const runner = await createCpuRunner({
+      spec,
+      modelDir: dir,
+      numBlocks,
+      blockSize,
+      quantization: 'int4',
+      quantSymmetric: true,
+    });
+    try {
+      const [first] = scenario(spec.vocabSize);
+      const chunk = first.sequences[1];
+      expect(chunk.sample).toBe(false);
+      const out = await runner.execute({ ...first, sequences: [chunk] });
+      expect(out.sampled).toEqual([null]);
+      expect(out.promptLogprobs).toEqual([null]);
+    } finally {
+      await runner.close();
+    }
+  });
 });
