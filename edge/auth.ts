@@ -12,6 +12,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { unauthorized } from '../shared/errors.ts';
 import { ApiKeyStore } from './api-keys.ts';
 import type { AuthConfig, RateLimits } from './config.ts';
@@ -39,8 +40,15 @@ const ASYMMETRIC_ALGORITHMS = [
 
 const encoder = new TextEncoder();
 
+/** A verified token, remembered so its signature is checked once, not on every request. */
+interface Verified {
+  sub: string;
+  expSeconds: number;
+}
+
 export class Authenticator {
-  private readonly secret: Uint8Array | undefined;
+  private readonly secret: Promise<CryptoKey> | undefined;
+  private readonly verified = new LRUCache<string, Verified>({ max: 10_000, ttl: 60_000 });
   private readonly jwks: JWTVerifyGetKey | undefined;
   private readonly apiKeys: ApiKeyStore;
 
@@ -49,7 +57,16 @@ export class Authenticator {
     private readonly defaultLimits: RateLimits,
     private readonly now: () => number = Date.now,
   ) {
-    this.secret = config.jwtSecret ? encoder.encode(config.jwtSecret) : undefined;
+    // Imported once: jose would import raw key bytes again on every verification.
+    this.secret = config.jwtSecret
+      ? crypto.subtle.importKey(
+          'raw',
+          encoder.encode(config.jwtSecret),
+          { name: 'HMAC', hash: 'SHA-256' },
+          false,
+          ['verify'],
+        )
+      : undefined;
     this.jwks = config.jwksUrl
       ? createRemoteJWKSet(new URL(config.jwksUrl), {
           timeoutDuration: config.jwksTimeoutMs,
@@ -68,10 +85,29 @@ export class Authenticator {
     const key = await this.apiKeys.lookup(credential);
     if (key) return { sub: key.sub, limits: key.limits, via: 'api_key' };
     if (credential.split('.').length !== 3) throw unauthorized('Invalid API key or token.');
-    const payload = await this.verifyJwt(credential);
+    const sub = this.rememberedSub(credential) ?? (await this.verifyAndRemember(credential));
+    return { sub, limits: this.defaultLimits, via: 'jwt' };
+  }
+
+  /** The sub of a token verified before, while it is still unexpired. */
+  private rememberedSub(token: string): string | undefined {
+    const hit = this.verified.get(token);
+    if (!hit) return undefined;
+    if (this.now() / 1000 > hit.expSeconds + this.config.clockToleranceSeconds) {
+      this.verified.delete(token);
+      throw unauthorized('Token has expired.');
+    }
+    return hit.sub;
+  }
+
+  private async verifyAndRemember(token: string): Promise<string> {
+    const payload = await this.verifyJwt(token);
     if (typeof payload.sub !== 'string' || payload.sub === '')
       throw unauthorized('Token has no sub claim.');
-    return { sub: payload.sub, limits: this.defaultLimits, via: 'jwt' };
+    // A token not valid yet (nbf within tolerance) is not remembered: verify it again next time.
+    if (payload.nbf === undefined || payload.nbf * 1000 <= this.now())
+      this.verified.set(token, { sub: payload.sub, expSeconds: payload.exp! });
+    return payload.sub;
   }
 
   private async verifyJwt(token: string): Promise<JWTPayload> {
@@ -91,7 +127,10 @@ export class Authenticator {
     try {
       if (typeof alg === 'string' && SYMMETRIC_ALGORITHMS.includes(alg) && this.secret)
         return (
-          await jwtVerify(token, this.secret, { ...options, algorithms: SYMMETRIC_ALGORITHMS })
+          await jwtVerify(token, await this.secret, {
+            ...options,
+            algorithms: SYMMETRIC_ALGORITHMS,
+          })
         ).payload;
       if (typeof alg === 'string' && ASYMMETRIC_ALGORITHMS.includes(alg) && this.jwks)
         return (
