@@ -1,8 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromEnv } from '../edge/config.ts';
-import type { NodeEdge } from '../edge/node.ts';
+import { type NodeEdge, startNodeEdge } from '../edge/node.ts';
 import { ConfigError } from '../shared/config.ts';
-import { bearer, chatBody, post, readStream, startEdge, testConfig } from './edge-helpers.ts';
+import {
+  bearer,
+  chatBody,
+  post,
+  readStream,
+  startEdge,
+  testConfig,
+  waitFor,
+} from './edge-helpers.ts';
 import { type StubUpstream, startStubUpstream } from './stub-upstream.ts';
 
 const SECRETS = 'Mail jane.doe@example.com or call from 192.168.10.20 today, thanks.';
@@ -166,5 +174,31 @@ describe('edge config', () => {
       sub: 'robot',
       limits: { requestsPerMinute: 9, tokensPerMinute: 1_000_000 },
     });
+  });
+});
+
+describe('edge logs', () => {
+  it('writes one structured record per request, without prompt text unless asked', async () => {
+    for (const logPrompts of [false, true]) {
+      const records: Record<string, unknown>[] = [];
+      const logged = await startNodeEdge({
+        config: testConfig([stub.url], { logPrompts }),
+        port: 0,
+        log: (r) => records.push(r),
+      });
+      try {
+        const res = await post(
+          `${logged.url}/v1/chat/completions`,
+          chatBody('my secret plan', { temperature: 1 }),
+          await bearer(),
+        );
+        await res.text();
+        await waitFor(() => records.length > 0);
+        expect(records[0]).toMatchObject({ msg: 'request', status: 200, sub: 'alice' });
+        expect(JSON.stringify(records).includes('my secret plan')).toBe(logPrompts);
+      } finally {
+        await logged.close();
+      }
+    }
   });
 });

@@ -4,6 +4,7 @@
  * log line when the body has ended. Logs carry no prompt or completion text.
  */
 import type { HttpError } from '../../shared/errors.ts';
+import { requestTexts } from '../../shared/openai.ts';
 import type { EdgeServices, RequestState } from '../context.ts';
 import { type BodyOutcome, EdgeReply, renderReply } from '../reply.ts';
 
@@ -27,7 +28,7 @@ export const respond =
   };
 
 function record(
-  { metrics, log, now }: EdgeServices,
+  { metrics, log, now, config }: EdgeServices,
   request: Request,
   state: RequestState,
   status: number,
@@ -51,5 +52,7 @@ function record(
     backend: state.backend,
     total_tokens: state.totalTokens,
     error: error?.message,
+    // Opt-in only (logPrompts): prompts may hold personal data.
+    prompt: config.logPrompts && state.body ? requestTexts(state.body) : undefined,
   });
 }
