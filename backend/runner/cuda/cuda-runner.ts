@@ -114,7 +114,7 @@ function sampledRows(map: RowMap): Int32Array {
 
 function nativeConfig(o: CudaRunnerOptions) {
   const { spec } = o;
-  const rope = ropeTable(spec, o.maxModelLen);
+  const rope = ropeTable(spec);
   return {
     vocabSize: spec.vocabSize,
     hiddenSize: spec.hiddenSize,

@@ -3,6 +3,7 @@
  * with the config's scaling applied. The addon only ever sees the final table.
  */
 import type { ModelSpec } from '../../model/config.ts';
+import { ropeTables } from '../reference/rope.ts';
 
 const f = Math.fround;
 
@@ -39,8 +40,8 @@ function llama3(
   });
 }
 
-/** Throws for scalings the CUDA runner does not implement (so a model never runs subtly wrong). */
-export function ropeTable(spec: ModelSpec, maxModelLen: number): RopeTable {
+/** The table for the spec's scaling; linear and llama3 follow HF's float32 arithmetic exactly. */
+export function ropeTable(spec: ModelSpec): RopeTable {
   const base = defaultInvFreq(spec.ropeTheta, spec.headDim);
   const s = spec.ropeScaling;
   if (!s) return { invFreq: base, attentionScaling: 1 };
@@ -49,14 +50,11 @@ export function ropeTable(spec: ModelSpec, maxModelLen: number): RopeTable {
       return { invFreq: base.map((v) => f(v / s.factor)), attentionScaling: 1 };
     case 'llama3':
       return { invFreq: llama3(base, s), attentionScaling: 1 };
-    case 'dynamic':
-      // Dynamic NTK only changes frequencies past the original context.
-      if (maxModelLen <= s.originalMaxPositionEmbeddings)
-        return { invFreq: base, attentionScaling: 1 };
-      throw new Error(
-        `rope_scaling 'dynamic' beyond ${s.originalMaxPositionEmbeddings} positions is not supported by the cuda runner (set --max-model-len ${s.originalMaxPositionEmbeddings})`,
-      );
-    default:
-      throw new Error(`rope_scaling '${s.type}' is not supported by the cuda runner`);
+    default: {
+      // Dynamic NTK (base fixed at the longest context, as vLLM does) and YaRN: the reference
+      // runner's tables, rounded to float32.
+      const t = ropeTables(spec);
+      return { invFreq: Float32Array.from(t.invFreq), attentionScaling: t.attentionFactor };
+    }
   }
 }

@@ -1,0 +1,190 @@
+/**
+ * Offline GPU benchmarks of the CUDA runner through LLMEngine, random (dummy) bf16 weights,
+ * ignore_eos. Usage: node bench.mjs OUT.json ROOFLINE.json [throughput|decode8b ...]
+ *  - throughput: nano-vllm's workload (256 seqs, input and output lengths uniform in [100, 1024],
+ *    Qwen3-0.6B shape, temperature 0.6): output tokens/s.
+ *  - decode8b: Llama-3.1-8B shape: startup to ready, then one stream (128-token prompt, 256
+ *    greedy tokens): decode tokens/s.
+ * Each figure is printed beside its roofline from the measured copy bandwidth and GEMM rate.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { ModelSpec } from '../../backend/model/config.ts';
+import { createCudaRunner } from '../../backend/runner/cuda/cuda-runner.ts';
+import { makeEngine, runAll } from './engine-run.ts';
+
+const qwen3_0_6b: ModelSpec = {
+  architecture: 'qwen3',
+  vocabSize: 151936,
+  hiddenSize: 1024,
+  intermediateSize: 3072,
+  numLayers: 28,
+  numHeads: 16,
+  numKvHeads: 8,
+  headDim: 128,
+  rmsNormEps: 1e-6,
+  ropeTheta: 1000000,
+  ropeScaling: null,
+  maxPositionEmbeddings: 40960,
+  tieWordEmbeddings: true,
+  attentionBias: false,
+  qkNorm: true,
+  dtype: 'bfloat16',
+  bosTokenId: null,
+  eosTokenIds: [151645],
+};
+
+const llama31_8b: ModelSpec = {
+  architecture: 'llama',
+  vocabSize: 128256,
+  hiddenSize: 4096,
+  intermediateSize: 14336,
+  numLayers: 32,
+  numHeads: 32,
+  numKvHeads: 8,
+  headDim: 128,
+  rmsNormEps: 1e-5,
+  ropeTheta: 500000,
+  ropeScaling: {
+    type: 'llama3',
+    factor: 8,
+    lowFreqFactor: 1,
+    highFreqFactor: 4,
+    originalMaxPositionEmbeddings: 8192,
+  },
+  maxPositionEmbeddings: 131072,
+  tieWordEmbeddings: false,
+  attentionBias: false,
+  qkNorm: false,
+  dtype: 'bfloat16',
+  bosTokenId: 128000,
+  eosTokenIds: [128001],
+};
+
+/** Parameter count (bytes at bf16 = 2×) of the weights one decode step reads. */
+function weightParams(s: ModelSpec): number {
+  const q = s.numHeads * s.headDim;
+  const kv = s.numKvHeads * s.headDim;
+  const layer =
+    s.hiddenSize * (q + 2 * kv) + q * s.hiddenSize + 3 * s.hiddenSize * s.intermediateSize;
+  return s.numLayers * layer + s.vocabSize * s.hiddenSize;
+}
+const kvBytesPerToken = (s: ModelSpec) => 2 * s.numLayers * s.numKvHeads * s.headDim * 2;
+
+function lcg(seed: number) {
+  let x = seed >>> 0;
+  return (lo: number, hi: number) => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return lo + (x % (hi - lo + 1));
+  };
+}
+
+async function throughput(roof: { copy_bytes_per_s: number; bf16_gemm_tflops: number }) {
+  const spec = qwen3_0_6b;
+  const limits = { maxNumSeqs: 256, maxNumBatchedTokens: 16384, maxModelLen: 2048 };
+  const runner = await createCudaRunner({
+    spec,
+    loadFormat: 'dummy',
+    blockSize: 16,
+    gpuMemoryUtilization: 0.9,
+    seed: 0,
+    ...limits,
+  });
+  const engine = makeEngine(runner, limits);
+  const rand = lcg(0);
+  const requests = Array.from({ length: 256 }, () => ({
+    prompt: Array.from({ length: rand(100, 1024) }, () => rand(0, 10000)),
+    maxTokens: rand(100, 1024),
+    params: { temperature: 0.6 },
+  }));
+  await runAll(engine, [{ prompt: [1, 2, 3], maxTokens: 8 }], 'warmup');
+  const t0 = performance.now();
+  const outs = await runAll(engine, requests, 'bench');
+  const seconds = (performance.now() - t0) / 1000;
+  await engine.close();
+  const outputTokens = outs.reduce((n, o) => n + o.length, 0);
+  const promptTokens = requests.reduce((n, r) => n + r.prompt.length, 0);
+  // Floors: every token's FLOPs at the GEMM peak; every decode step's KV reads at copy bandwidth.
+  const flops = 2 * weightParams(spec) * (promptTokens + outputTokens);
+  const kvRead =
+    requests.reduce(
+      (n, r) => n + (r.maxTokens * r.prompt.length + (r.maxTokens * r.maxTokens) / 2),
+      0,
+    ) * kvBytesPerToken(spec);
+  const floorSeconds = Math.max(
+    flops / (roof.bf16_gemm_tflops * 1e12),
+    kvRead / roof.copy_bytes_per_s,
+  );
+  return {
+    workload:
+      'nano-vllm: 256 seqs, in/out uniform [100,1024], Qwen3-0.6B shape, temperature 0.6, ignore_eos',
+    kvBlocks: runner.kvCache.numBlocks,
+    seconds,
+    promptTokens,
+    outputTokens,
+    outputTokensPerSecond: outputTokens / seconds,
+    target: 15000,
+    roofline: {
+      flopsSeconds: flops / (roof.bf16_gemm_tflops * 1e12),
+      kvReadSeconds: kvRead / roof.copy_bytes_per_s,
+      floorOutputTokensPerSecond: outputTokens / floorSeconds,
+    },
+  };
+}
+
+async function decode8b(roof: { copy_bytes_per_s: number }) {
+  const spec = llama31_8b;
+  const limits = { maxNumSeqs: 8, maxNumBatchedTokens: 2048, maxModelLen: 4096 };
+  const t0 = performance.now();
+  const runner = await createCudaRunner({
+    spec,
+    loadFormat: 'dummy',
+    blockSize: 16,
+    gpuMemoryUtilization: 0.9,
+    seed: 0,
+    ...limits,
+  });
+  const startupSeconds = (performance.now() - t0) / 1000;
+  const engine = makeEngine(runner, limits);
+  await runAll(engine, [{ prompt: [1, 2, 3], maxTokens: 8 }], 'warmup');
+  const prompt = Array.from({ length: 128 }, (_, i) => (i * 7919) % 128000);
+  const params = { temperature: 0, ignoreEos: true, maxTokens: 256 };
+  const { defaultSamplingParams } = await import('../../backend/engine/sampling-params.ts');
+  const start = performance.now();
+  let first = 0;
+  let count = 0;
+  for await (const o of engine.generate({
+    requestId: 'one',
+    promptTokenIds: prompt,
+    params: defaultSamplingParams(params),
+  })) {
+    if (count === 0) first = performance.now();
+    count += o.newTokenIds.length;
+  }
+  const end = performance.now();
+  await engine.close();
+  const bytesPerToken = 2 * weightParams(spec) + 256 * kvBytesPerToken(spec);
+  return {
+    workload: 'Llama-3.1-8B shape, 1 stream, 128-token prompt, 256 greedy output tokens',
+    startupSeconds,
+    startupTarget: 20,
+    kvBlocks: runner.kvCache.numBlocks,
+    ttftSeconds: (first - start) / 1000,
+    decodeTokensPerSecond: (count - 1) / ((end - first) / 1000),
+    target: 150,
+    roofline: { bytesPerToken, floorTokensPerSecond: roof.copy_bytes_per_s / bytesPerToken },
+  };
+}
+
+const [out, rooflinePath, ...which] = process.argv.slice(2);
+const roof = JSON.parse(readFileSync(rooflinePath, 'utf8'));
+const report: Record<string, unknown> = { date: new Date().toISOString(), roofline: roof };
+for (const name of which.length ? which : ['throughput', 'decode8b']) {
+  try {
+    report[name] = name === 'throughput' ? await throughput(roof) : await decode8b(roof);
+    console.log(name, JSON.stringify(report[name]));
+  } catch (err) {
+    console.error(`${name}: FAILED`, err);
+    report[name] = { error: String((err as Error).stack ?? err) };
+  }
+  writeFileSync(out, JSON.stringify(report, null, 2));
+}
