@@ -28,6 +28,7 @@ import { validate } from './pipeline/validate.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { BackendRouter } from './route.ts';
 import type { Endpoint } from './schema.ts';
+import { mountPlayground } from './static.ts';
 import { BackendPool } from './upstream.ts';
 
 export interface RuntimeContext {
@@ -106,6 +107,7 @@ export function createEdgeApp(config: EdgeConfig, deps: EdgeDeps): EdgeApp {
   router.get('/v1/models', authenticate(s) as Handler, forwardGet(s) as Handler);
   router.get('/health', () => healthResponse(s));
   router.get('/metrics', () => metricsResponse(s));
+  mountPlayground(router, s, deps.fetchUpstream);
   router.all('*', (request: Request) => {
     throw notFound(`No route for ${request.method} ${new URL(request.url).pathname}.`);
   });
