@@ -112,9 +112,13 @@ export async function startBackend(
   const close = () =>
     (closing ??= (async () => {
       const stopped = new Promise<void>((ok) => server.close(() => ok()));
+      // A keep-alive socket whose response ends during the drain turns idle; close it then
+      // rather than wait for the client to (undici keeps one up to the server's 65 s hint).
+      const reaper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
       await engine.drain();
       await stopped;
+      clearInterval(reaper);
       await engine.close();
     })());
   return { url, server, context, close };
