@@ -25,7 +25,7 @@ const varsOf = (env: string) => read(env).vars as Record<string, string>;
 
 /** No account, token or telemetry: a dry run must need none of them. */
 function offlineEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' };
+  const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' };
   for (const key of Object.keys(env)) if (/^CLOUDFLARE_|^CF_/.test(key)) delete env[key];
   return env;
 }
