@@ -16,7 +16,7 @@ interface RooflineResult {
   decode: { context: number; line: { concurrency: number; outputTokensPerS: number }[] };
 }
 
-function jsonFiles(dir: string): string[] {
+export function jsonFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return jsonFiles(path);

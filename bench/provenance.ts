@@ -8,6 +8,8 @@ export interface Provenance {
   gitDirty: boolean | null;
   node: string;
   host: { platform: string; arch: string; cpus: number; cpuModel: string | null };
+  /** 1/5/15-minute load averages when the run started: a busy shared host slows CPU results. */
+  loadAverage: number[];
 }
 
 function git(args: string[]): string | null {
@@ -32,5 +34,6 @@ export async function provenance(): Promise<Provenance> {
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model ?? null,
     },
+    loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
   };
 }

@@ -29,6 +29,11 @@ const suiteSpecs = {
   },
   backendArgs: { type: 'string', default: '', help: "extra flags for 'edgeserve backend', quoted" },
   port: { type: 'int', default: 18000, help: 'port for our backend' },
+  label: {
+    type: 'string',
+    meta: 'NAME',
+    help: 'label of our backend (default: edgeserve-<device>)',
+  },
   concurrency: {
     type: 'list',
     help: 'max-concurrency values to sweep (default: 1,4,16)',
@@ -172,7 +177,7 @@ export async function runSuite(argv: string[]): Promise<void> {
   if (o.model) {
     const ours = await startOurBackend(o);
     try {
-      await sweep(o, `edgeserve-${o.device}`, ours.url, ours.serverInfo, vocabSize);
+      await sweep(o, o.label ?? `edgeserve-${o.device}`, ours.url, ours.serverInfo, vocabSize);
     } finally {
       await ours.stop();
     }
@@ -184,7 +189,10 @@ export async function runSuite(argv: string[]): Promise<void> {
   if (o.model && o.offline) {
     const offline = { ...parseOfflineOptions([], {}), ...pickDataset(o), seed: o.seed };
     Object.assign(offline, { model: o.model, device: o.device, resultDir: o.out });
-    Object.assign(offline, { label: `edgeserve-${o.device}-offline`, deviceName: o.deviceName });
+    Object.assign(offline, {
+      label: `${o.label ?? `edgeserve-${o.device}`}-offline`,
+      deviceName: o.deviceName,
+    });
     await runOfflineCommand('throughput', offline);
   }
   if (o.hfConfig || o.roofline) {
