@@ -59,7 +59,8 @@ function resultsDir(): string {
     serveResult('peer', 1, 300),
     roofline,
   ];
-  docs.forEach((doc, i) => writeFileSync(join(dir, `r${i}.json`), JSON.stringify(doc)));
+  for (const [i, doc] of docs.entries())
+    writeFileSync(join(dir, `r${i}.json`), JSON.stringify(doc));
   return dir;
 }
 
