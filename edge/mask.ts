@@ -53,9 +53,9 @@ function choose(sorted: Candidate[], from: number, limit: number, folded: Offset
   return { chosen, cursor };
 }
 
-function collect(masker: Masker, order: number, text: string, offset: number): Candidate[] {
+function collect(masker: Masker, order: number, text: string, offset = 0, from = 0, to?: number) {
   return masker
-    .findAll(text)
+    .findAll(text, from, to)
     .filter((s) => s.end > s.start)
     .map((s) => ({ start: s.start + offset, end: s.end + offset, order }));
 }
@@ -83,7 +83,7 @@ function render(
 /** Masks a whole text at once. */
 export function maskText(text: string, maskers: Masker[]): MaskResult {
   const folded = normalizeWithOffsets(text);
-  const candidates = maskers.flatMap((m, order) => collect(m, order, folded.text, 0));
+  const candidates = maskers.flatMap((m, order) => collect(m, order, folded.text));
   const { chosen } = choose(candidates.sort(byPriority), 0, folded.text.length, folded);
   const counts: Record<string, number> = {};
   return {
@@ -161,7 +161,8 @@ export class StreamMasker {
       const hold = Math.max(from, pending);
       if (hold > from) {
         const offset = Math.max(0, from - MASK_CONTEXT_CHARS);
-        for (const c of collect(m, i, folded.text.slice(offset), offset))
+        const text = folded.text.slice(offset);
+        for (const c of collect(m, i, text, offset, from - offset, hold - offset))
           if (c.start >= from && c.start < hold) this.#cached[i]!.push(c);
       }
       this.#holds[i] = hold;

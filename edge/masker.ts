@@ -16,8 +16,12 @@ export interface Masker {
   kind: string;
   /** Longest text a match can span, counting the lookahead it needs; bounds the streaming hold-back. */
   maxMatchLength: number;
-  /** Candidate spans over (already folded) text; at most one per start position. */
-  findAll(text: string): Span[];
+  /**
+   * Candidate spans over (already folded) text; at most one per start position. Only candidates
+   * starting in [from, to) are needed (default: all); returning others is harmless — the range is
+   * a speed-up for the stream, which rescans only what it has not decided yet.
+   */
+  findAll(text: string, from?: number, to?: number): Span[];
   /**
    * Earliest index in `text` where a candidate could start whose presence or extent more text
    * could still change; `text.length` when none. Optional: without it the streaming masker holds
@@ -33,21 +37,48 @@ export const MASK_CONTEXT_CHARS = 64;
  * One candidate per start position where `re` matches. `re` must have the `g` flag; after a match at
  * p the scan resumes at p + 1, so a match never hides a candidate inside it (the choice between
  * overlapping candidates is `maskText`'s). `accept` may shorten a match or reject it (returns the
- * accepted length, 0 to reject).
+ * accepted length, 0 to reject). Only matches starting in [from, to) are reported.
  */
 export function scanCandidates(
   re: RegExp,
   text: string,
   out: Span[],
   accept?: (match: string) => number,
+  from = 0,
+  to = text.length,
 ): Span[] {
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+  const report = (m: RegExpExecArray) => {
     const length = accept ? accept(m[0]) : m[0].length;
     if (length > 0) out.push({ start: m.index, end: m.index + length });
+  };
+  if (to - from <= STICKY_SCAN_MAX) {
+    // A few positions (the stream's usual case): try each, rather than let a global search run on
+    // through text whose candidates are not wanted yet.
+    const sticky = stickyTwin(re);
+    for (let p = from; p < to; p++) {
+      sticky.lastIndex = p;
+      const m = sticky.exec(text);
+      if (m) report(m);
+    }
+    return out;
+  }
+  re.lastIndex = from;
+  for (let m = re.exec(text); m !== null && m.index < to; m = re.exec(text)) {
+    report(m);
     re.lastIndex = m.index + 1;
   }
   return out;
+}
+
+const STICKY_SCAN_MAX = 32;
+const stickyTwins = new WeakMap<RegExp, RegExp>();
+function stickyTwin(re: RegExp): RegExp {
+  let twin = stickyTwins.get(re);
+  if (!twin) {
+    twin = new RegExp(re.source, `${re.flags.replace('g', '')}y`);
+    stickyTwins.set(re, twin);
+  }
+  return twin;
 }
 
 /** A membership table for an ASCII character class given as a one-character regex. */

@@ -45,6 +45,7 @@ export function regexMasker(spec: RegexMaskerSpec): Masker {
   return {
     kind: spec.kind,
     maxMatchLength: maxLength,
-    findAll: (text) => scanCandidates(re, text, [], (m) => Math.min(m.length, maxLength)),
+    findAll: (text, from, to) =>
+      scanCandidates(re, text, [], (m) => Math.min(m.length, maxLength), from, to),
   };
 }

@@ -1,0 +1,141 @@
+/**
+ * The `secret` maskers: API keys by their well-known prefixes, JWTs, the credential after
+ * "Bearer", and PEM private-key blocks. One masker per family, so a half-written key of one family
+ * holds back only what that family could still match.
+ */
+import { asciiClass, type Masker, scanCandidates, trailingRunHold } from './masker.ts';
+
+interface TokenFamily {
+  /** Literal starts of a token; a pending token begins with one (or with a part of one). */
+  prefixes: string[];
+  pattern: RegExp;
+  maxLength: number;
+  /** False when the token starting at `at` can no longer match (checked on held text only). */
+  alive?: (text: string, at: number) => boolean;
+}
+
+const JWT_HEADER_MAX = 300;
+const TOKEN_FAMILIES: TokenFamily[] = [
+  // OpenAI / Anthropic style, incl. sk-proj-…, sk-ant-…
+  { prefixes: ['sk-'], pattern: /sk-[A-Za-z0-9_-]{20,300}/, maxLength: 303 },
+  {
+    prefixes: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'],
+    pattern: /gh[pousr]_[A-Za-z0-9]{30,255}/,
+    maxLength: 259,
+  },
+  { prefixes: ['github_pat_'], pattern: /github_pat_[A-Za-z0-9_]{22,255}/, maxLength: 266 },
+  {
+    prefixes: ['xoxa-', 'xoxb-', 'xoxp-', 'xoxr-', 'xoxs-'],
+    pattern: /xox[abprs]-[A-Za-z0-9-]{10,255}/,
+    maxLength: 260,
+  },
+  { prefixes: ['AKIA', 'ASIA'], pattern: /(?:AKIA|ASIA)[0-9A-Z]{16}/, maxLength: 20 },
+  { prefixes: ['AIza'], pattern: /AIza[0-9A-Za-z_-]{35}/, maxLength: 39 },
+  {
+    prefixes: ['eyJ'],
+    pattern: new RegExp(
+      `eyJ[A-Za-z0-9_-]{5,${JWT_HEADER_MAX}}\\.[A-Za-z0-9_-]{5,4096}\\.[A-Za-z0-9_-]{10,1000}`,
+    ),
+    maxLength: 3 + JWT_HEADER_MAX + 1 + 4096 + 1 + 1000,
+    // A header without its dot is no JWT: do not hold a long base64 run for it.
+    alive: (text, at) => {
+      const header = text.slice(at + 3, at + 4 + JWT_HEADER_MAX);
+      return header.includes('.') || at + 4 + JWT_HEADER_MAX > text.length;
+    },
+  },
+];
+const TOKEN_RUN = asciiClass(/[A-Za-z0-9_.-]/);
+
+/** Earliest start of a token of this family that more text could still change. */
+function tokenHold(family: TokenFamily, text: string): number {
+  const n = text.length;
+  const lo = trailingRunHold(text, TOKEN_RUN, TOKEN_RUN, family.maxLength - 1);
+  let hold = n;
+  for (const prefix of family.prefixes) {
+    for (
+      let at = text.indexOf(prefix, lo);
+      at !== -1 && at < hold;
+      at = text.indexOf(prefix, at + 1)
+    )
+      if (!family.alive || family.alive(text, at)) hold = at;
+    for (let k = Math.min(prefix.length - 1, n - lo); k > 0; k--)
+      if (n - k < hold && text.endsWith(prefix.slice(0, k))) hold = n - k;
+  }
+  return hold;
+}
+
+function tokenMasker(family: TokenFamily): Masker {
+  const re = new RegExp(`(?<![A-Za-z0-9_-])${family.pattern.source}`, 'g');
+  return {
+    kind: 'secret',
+    maxMatchLength: family.maxLength,
+    findAll: (text, from, to) => scanCandidates(re, text, [], undefined, from, to),
+    holdFrom: (text) => tokenHold(family, text),
+  };
+}
+
+// The credential after "Bearer" (the scheme word stays visible). It must hold a digit, so prose
+// such as "bearer authentication" is not a credential.
+const BEARER = '\\b[Bb][Ee][Aa][Rr][Ee][Rr][ \\t]{1,8}';
+const BEARER_MAX = 2048;
+const BEARER_RE = new RegExp(
+  `(?<=${BEARER})(?=[A-Za-z._~+/=-]*\\d)[A-Za-z0-9._~+/=-]{8,${BEARER_MAX}}`,
+  'g',
+);
+const AFTER_BEARER_RE = new RegExp(`${BEARER}$`);
+const CREDENTIAL_RUN = asciiClass(/[A-Za-z0-9._~+/=-]/);
+
+function bearerMasker(): Masker {
+  return {
+    kind: 'secret',
+    maxMatchLength: BEARER_MAX,
+    findAll: (text, from, to) => scanCandidates(BEARER_RE, text, [], undefined, from, to),
+    holdFrom(text) {
+      const start = trailingRunHold(text, CREDENTIAL_RUN, CREDENTIAL_RUN, BEARER_MAX);
+      const before = text.slice(Math.max(0, start - 20), start);
+      return start < text.length && AFTER_BEARER_RE.test(before) ? start : text.length;
+    },
+  };
+}
+
+const PEM_LABEL = '-----(?:BEGIN|END)[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----';
+const PEM_BEGIN = PEM_LABEL.replace('(?:BEGIN|END)', 'BEGIN');
+const PEM_END = PEM_LABEL.replace('(?:BEGIN|END)', 'END');
+const PEM_BODY_MAX = 8192;
+// Up to the END line; without one (a truncated answer), the base64 body that follows the header.
+const PEM_RE = new RegExp(
+  `${PEM_BEGIN}(?:[\\s\\S]{0,${PEM_BODY_MAX}}?${PEM_END}|[A-Za-z0-9+/=\\s]{0,${PEM_BODY_MAX}})`,
+  'g',
+);
+const PEM_BEGIN_AT = new RegExp(`^${PEM_BEGIN}`);
+const PEM_END_RE = new RegExp(PEM_END);
+const PEM_HEADER_MAX = 10 + 40 + 11 + 6 + 5;
+const PEM_MAX = 2 * PEM_HEADER_MAX + PEM_BODY_MAX;
+
+/** Earliest "-----BEGIN …" that is (or may become) a private-key header still without its END. */
+function pemHold(text: string): number {
+  const n = text.length;
+  for (let p = text.indexOf('-----BEGIN', Math.max(0, n - PEM_MAX)); p !== -1; ) {
+    const rest = text.slice(p);
+    if (PEM_BEGIN_AT.test(rest)) {
+      if (!PEM_END_RE.test(rest)) return p;
+    } else if (rest.length < PEM_HEADER_MAX && /^[A-Z0-9 -]*$/.test(rest)) return p;
+    p = text.indexOf('-----BEGIN', p + 1);
+  }
+  for (let k = Math.min(10, n); k > 0; k--)
+    if ('-----BEGIN'.startsWith(text.slice(n - k))) return n - k;
+  return n;
+}
+
+function pemMasker(): Masker {
+  return {
+    kind: 'secret',
+    maxMatchLength: PEM_MAX,
+    findAll: (text, from, to) => scanCandidates(PEM_RE, text, [], undefined, from, to),
+    holdFrom: pemHold,
+  };
+}
+
+export function secretMaskers(): Masker[] {
+  return [...TOKEN_FAMILIES.map(tokenMasker), bearerMasker(), pemMasker()];
+}
