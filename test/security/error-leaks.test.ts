@@ -57,7 +57,7 @@ function expectClean(text: string, context: string) {
 
 async function edgeCall(
   headers: Record<string, string>,
-  body: string | Uint8Array,
+  body: string | Uint8Array<ArrayBuffer>,
   path = '/v1/chat/completions',
 ): Promise<{ status: number; text: string }> {
   const res = await fetch(`${edge.url}${path}`, {
@@ -80,7 +80,7 @@ describe('error answers carry no secrets, tokens or stack traces', () => {
   it('edge: auth failures', async () => {
     const expired = await mintDevToken(JWT_SECRET, { sub: 'alice', ttlSeconds: -3600 });
     const forged = `${goodToken.slice(0, -4)}AAAA`;
-    const attempts = [
+    const attempts: Record<string, string>[] = [
       {},
       { authorization: `Bearer ${expired}` },
       { authorization: `Bearer ${forged}` },
@@ -98,7 +98,7 @@ describe('error answers carry no secrets, tokens or stack traces', () => {
 
   it('edge: bad bodies and unknown routes', async () => {
     const auth = { authorization: `Bearer ${goodToken}` };
-    const cases: [string | Uint8Array, string, number][] = [
+    const cases: [string | Uint8Array<ArrayBuffer>, string, number][] = [
       ['{"model": "x", "messages": [', '/v1/chat/completions', 400],
       [chatJson('hi', { temperature: 'hot' }), '/v1/chat/completions', 400],
       ['{"model":"x","prompt":{"$gt":""}}', '/v1/completions', 400],
