@@ -120,8 +120,10 @@ async function sweep(
   vocabSize?: number,
 ) {
   const results: ServeResult[] = [];
-  for (const c of o.concurrency ?? ['1', '4', '16']) {
-    const serve = { ...parseServeOptions([], {}), ...pickDataset(o), seed: o.seed };
+  for (const [i, c] of (o.concurrency ?? ['1', '4', '16']).entries()) {
+    // A fresh draw per step: the server's prefix cache would otherwise serve every later step's
+    // prompts from the earlier ones. Step i uses the same seed on every system measured.
+    const serve = { ...parseServeOptions([], {}), ...pickDataset(o), seed: o.seed + i };
     Object.assign(serve, {
       baseUrl,
       label,

@@ -209,6 +209,11 @@ export async function runServeCommand(o: ServeOptions, log = console.log): Promi
     requests: requestRecords(run.timelines, o.saveDetailed),
   };
   log(formatTable(result));
+  const cached = result.metrics.totalCachedTokens ?? 0;
+  if (cached > 0 && dataset.name !== 'prefix')
+    log(
+      `note: ${cached} prompt tokens came from the server's prefix cache; an earlier run with the same --seed warms it (use another seed, or restart the server)`,
+    );
   const firstError = run.timelines.find((t) => !t.ok)?.error;
   if (firstError) log(`first error: ${firstError}`);
   const path = resultPath(o, result);
