@@ -61,7 +61,9 @@ describe('wrangler.toml environments', () => {
       expect(text).toMatch(new RegExp(`wrangler secret put ${secret} --env production`));
   });
 
-  it.each(ENVS)('%s: `wrangler deploy --dry-run` bundles the Worker offline', async (env) => {
+  // One environment: the bundle is the same code for all; their configs are checked above.
+  it('production: `wrangler deploy --dry-run` bundles the Worker offline', async () => {
+    const env = 'production';
     const outdir = join(outRoot, env);
     const wrangler = repoPath('node_modules', 'wrangler', 'bin', 'wrangler.js');
     const { stdout } = await run(
