@@ -158,3 +158,35 @@ describe('bench serve against a stub OpenAI server', () => {
     expect(result.workload.requestRate).toBe(200);
   });
 });
+
+describe('edgeserve bench serve (CLI)', () => {
+  it('takes space-separated goodput SLOs, writes the result file and exits 0', async () => {
+    stub = await startStubServer({});
+    const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
+    const { command } = await import('../cli/bench.ts');
+    const logs: string[] = [];
+    const original = console.log;
+    console.log = (...args: unknown[]) => logs.push(args.join(' '));
+    try {
+      const code = await command.run([
+        'serve',
+        '--base-url',
+        stub.url,
+        ...small,
+        ...smallOut,
+        '--goodput',
+        'ttft:60000',
+        'tpot:60000',
+        '--result-file',
+        join(dir, 'cli.json'),
+        '--quiet',
+      ]);
+      expect(code).toBe(0);
+    } finally {
+      console.log = original;
+    }
+    const result = JSON.parse(readFileSync(join(dir, 'cli.json'), 'utf8')) as ServeResult;
+    expect(result.metrics.goodput?.slo).toEqual({ ttft: 60000, tpot: 60000 });
+    expect(logs.join('\n')).toContain('Request goodput (req/s):');
+  });
+});
