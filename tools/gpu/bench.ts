@@ -10,7 +10,22 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { ModelSpec } from '../../backend/model/config.ts';
 import { createCudaRunner } from '../../backend/runner/cuda/cuda-runner.ts';
+import type { Runner } from '../../backend/runner/runner.ts';
 import { makeEngine, runAll } from './engine-run.ts';
+
+/** Counts steps and the time inside runner.execute (GPU + native), to split engine overhead out. */
+function timed(runner: Runner) {
+  const stats = { steps: 0, executeSeconds: 0 };
+  const execute = runner.execute.bind(runner);
+  runner.execute = async (batch) => {
+    const t0 = performance.now();
+    const out = await execute(batch);
+    stats.executeSeconds += (performance.now() - t0) / 1000;
+    stats.steps++;
+    return out;
+  };
+  return stats;
+}
 
 const qwen3_0_6b: ModelSpec = {
   architecture: 'qwen3',
@@ -89,6 +104,7 @@ async function throughput(roof: { copy_bytes_per_s: number; bf16_gemm_tflops: nu
     seed: 0,
     ...limits,
   });
+  const stats = timed(runner);
   const engine = makeEngine(runner, limits);
   const rand = lcg(0);
   const requests = Array.from({ length: 256 }, () => ({
@@ -97,6 +113,8 @@ async function throughput(roof: { copy_bytes_per_s: number; bf16_gemm_tflops: nu
     params: { temperature: 0.6 },
   }));
   await runAll(engine, [{ prompt: [1, 2, 3], maxTokens: 8 }], 'warmup');
+  stats.steps = 0;
+  stats.executeSeconds = 0;
   const t0 = performance.now();
   const outs = await runAll(engine, requests, 'bench');
   const seconds = (performance.now() - t0) / 1000;
@@ -144,8 +162,11 @@ async function decode8b(roof: { copy_bytes_per_s: number }) {
     ...limits,
   });
   const startupSeconds = (performance.now() - t0) / 1000;
+  const stats = timed(runner);
   const engine = makeEngine(runner, limits);
   await runAll(engine, [{ prompt: [1, 2, 3], maxTokens: 8 }], 'warmup');
+  stats.steps = 0;
+  stats.executeSeconds = 0;
   const prompt = Array.from({ length: 128 }, (_, i) => (i * 7919) % 128000);
   const params = { temperature: 0, ignoreEos: true, maxTokens: 256 };
   const { defaultSamplingParams } = await import('../../backend/engine/sampling-params.ts');

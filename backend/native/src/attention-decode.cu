@@ -25,19 +25,23 @@ __device__ __forceinline__ void load16(const bf16* p, float* f) {
   }
 }
 
-template <int HD>
+// MAXG: q heads per kv head rounded up to a power of two (register and shared-memory sizing).
+template <int HD, int MAXG>
 __global__ void __launch_bounds__(kThreads)
     decode_attention_kernel(es::AttentionArgs a, const int32_t* __restrict__ item_token,
                             const int32_t* __restrict__ item_seq, int partition,
                             float* __restrict__ partial_out, float* __restrict__ partial_ml) {
   constexpr int kLanesPerKey = HD / 16;
   constexpr int kKeysPerWarp = 32 / kLanesPerKey;
-  constexpr int kPairs = HD / 2;
-  constexpr int kPerThread = (kMaxGroup * kPairs + kThreads - 1) / kThreads;
-  __shared__ float q_s[kMaxGroup][HD];
-  __shared__ float p_s[kMaxGroup][kChunk];
+  // V pass: each thread owns 8 dims (one 16-byte load) of every q head in the group, for the
+  // keys j ≡ its key group (mod kKeyGroups); the key groups are summed once at the end.
+  constexpr int kThreadsPerRow = HD / 8;
+  constexpr int kKeyGroups = kThreads / kThreadsPerRow;
+  __shared__ float q_s[MAXG][HD];
+  __shared__ float p_s[MAXG][kChunk];
   __shared__ int slot_s[kChunk];
-  __shared__ float m_s[kMaxGroup], l_s[kMaxGroup], alpha_s[kMaxGroup];
+  __shared__ float m_s[MAXG], l_s[MAXG], alpha_s[MAXG];
+  __shared__ __align__(16) float red_s[kKeyGroups][HD];
 
   int item = blockIdx.x, kh = blockIdx.y, split = blockIdx.z;
   int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -59,9 +63,12 @@ __global__ void __launch_bounds__(kThreads)
     m_s[tid] = -INFINITY;
     l_s[tid] = 0.f;
   }
-  float acc[kPerThread][2];
+  const int vcol = (tid % kThreadsPerRow) * 8, vgroup = tid / kThreadsPerRow;
+  float acc[MAXG][8];
 #pragma unroll
-  for (int i = 0; i < kPerThread; i++) acc[i][0] = acc[i][1] = 0.f;
+  for (int g = 0; g < MAXG; g++)
+#pragma unroll
+    for (int i = 0; i < 8; i++) acc[g][i] = 0.f;
 
   int sub = lane / kLanesPerKey, part = lane % kLanesPerKey;
   for (int c0 = k_begin; c0 < k_end; c0 += kChunk) {
@@ -113,41 +120,53 @@ __global__ void __launch_bounds__(kThreads)
     }
     __syncthreads();
 #pragma unroll
-    for (int i = 0; i < kPerThread; i++) {
-      int e = tid + i * kThreads;
-      if (e >= group * kPairs) break;
-      int g = e / kPairs, d2 = e % kPairs;
-      float alpha = alpha_s[g];
-      float a0 = acc[i][0] * alpha, a1 = acc[i][1] * alpha;
-      const bf16* vbase = a.v_cache + (size_t)kh * HD + 2 * d2;
-#pragma unroll 8
-      for (int j = 0; j < n; j++) {
-        float p = p_s[g][j];
-        float2 v = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(
-            vbase + (size_t)slot_s[j] * a.num_kv_heads * HD));
-        a0 += p * v.x;
-        a1 += p * v.y;
+    for (int g = 0; g < MAXG; g++) {
+      float alpha = g < group ? alpha_s[g] : 0.f;
+#pragma unroll
+      for (int i = 0; i < 8; i++) acc[g][i] *= alpha;
+    }
+    const bf16* vbase = a.v_cache + (size_t)kh * HD + vcol;
+#pragma unroll 4
+    for (int j = vgroup; j < n; j += kKeyGroups) {
+      float v[8];
+      uint4 raw = *reinterpret_cast<const uint4*>(vbase + (size_t)slot_s[j] * a.num_kv_heads * HD);
+      const __nv_bfloat162* vb = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        float2 f = __bfloat1622float2(vb[i]);
+        v[2 * i] = f.x;
+        v[2 * i + 1] = f.y;
       }
-      acc[i][0] = a0;
-      acc[i][1] = a1;
+#pragma unroll
+      for (int g = 0; g < MAXG; g++) {
+        if (g < group) {
+          float p = p_s[g][j];
+#pragma unroll
+          for (int i = 0; i < 8; i++) acc[g][i] += p * v[i];
+        }
+      }
     }
   }
-  __syncthreads();
   bool direct = gridDim.z == 1;
 #pragma unroll
-  for (int i = 0; i < kPerThread; i++) {
-    int e = tid + i * kThreads;
-    if (e >= group * kPairs) break;
-    int g = e / kPairs, d2 = e % kPairs;
-    int h = kh * group + g;
-    float inv = 1.f / l_s[g];
-    if (direct) {
-      reinterpret_cast<__nv_bfloat162*>(a.out + (size_t)token * a.num_heads * HD + h * HD)[d2] =
-          __floats2bfloat162_rn(acc[i][0] * inv, acc[i][1] * inv);
-    } else {
-      size_t base = ((size_t)item * a.num_heads + h) * gridDim.z + split;
-      partial_out[base * HD + 2 * d2] = acc[i][0] * inv;
-      partial_out[base * HD + 2 * d2 + 1] = acc[i][1] * inv;
+  for (int g = 0; g < MAXG; g++) {
+    if (g >= group) break;
+    __syncthreads();
+#pragma unroll
+    for (int i = 0; i < 8; i++) red_s[vgroup][vcol + i] = acc[g][i];
+    __syncthreads();
+    for (int d = tid; d < HD; d += kThreads) {
+      float sum = 0.f;
+#pragma unroll
+      for (int k = 0; k < kKeyGroups; k++) sum += red_s[k][d];
+      int h = kh * group + g;
+      float out = sum / l_s[g];
+      if (direct) {
+        a.out[(size_t)token * a.num_heads * HD + (size_t)h * HD + d] = __float2bfloat16(out);
+      } else {
+        size_t base = ((size_t)item * a.num_heads + h) * gridDim.z + split;
+        partial_out[base * HD + d] = out;
+      }
     }
   }
   if (!direct && tid < group) {
@@ -185,8 +204,15 @@ void launch_hd(const es::AttentionArgs& a, const int32_t* item_token, const int3
                int num_items, int partition, int splits, float* po, float* pml,
                cudaStream_t stream) {
   dim3 grid(num_items, a.num_kv_heads, splits);
-  decode_attention_kernel<HD><<<grid, kThreads, 0, stream>>>(a, item_token, item_seq, partition,
-                                                             po, pml);
+  int group = a.num_heads / a.num_kv_heads;
+  if (group <= 1)
+    decode_attention_kernel<HD, 1><<<grid, kThreads, 0, stream>>>(a, item_token, item_seq, partition, po, pml);
+  else if (group <= 2)
+    decode_attention_kernel<HD, 2><<<grid, kThreads, 0, stream>>>(a, item_token, item_seq, partition, po, pml);
+  else if (group <= 4)
+    decode_attention_kernel<HD, 4><<<grid, kThreads, 0, stream>>>(a, item_token, item_seq, partition, po, pml);
+  else
+    decode_attention_kernel<HD, 8><<<grid, kThreads, 0, stream>>>(a, item_token, item_seq, partition, po, pml);
   CK_LAUNCH("decode_attention_kernel");
   if (splits > 1) {
     combine_splits_kernel<<<dim3(num_items, a.num_heads), HD < 32 ? 32 : HD, 0, stream>>>(
