@@ -5,6 +5,7 @@
  * really holds and subcommands/flags the CLI really accepts.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import {
   choicesFor,
@@ -140,6 +141,40 @@ describe.each(finals)('%s --target %s', (path, name) => {
     for (const f of wanted)
       expect(resolveImagePath(file, name, `/app/${f}`), f).toEqual({ repo: f });
     expect(resolveImagePath(file, name, '/app/node_modules')).not.toBeNull();
+  });
+});
+
+describe('runtime module graph (what `npm ci --omit=dev` must satisfy)', () => {
+  it('imports only production dependencies, and nothing from test/ or tools/', async () => {
+    const pkg = JSON.parse(readRepo('package.json'));
+    const workers = listFiles('backend').filter((f) => /-worker\.ts$/.test(f));
+    const result = await build({
+      entryPoints: ['bin/edgeserve.js', ...workers].map((f) => repoPath(f)),
+      absWorkingDir: repoPath(),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      write: false,
+      metafile: true,
+      outdir: 'unused',
+      logLevel: 'silent',
+    });
+    const inputs = Object.entries(result.metafile.inputs);
+    const packages = new Set<string>();
+    for (const [, input] of inputs)
+      for (const imp of input.imports)
+        if (imp.external && !imp.path.startsWith('node:'))
+          packages.add(
+            imp.path
+              .split('/')
+              .slice(0, imp.path.startsWith('@') ? 2 : 1)
+              .join('/'),
+          );
+    expect(packages.size).toBeGreaterThan(3);
+    for (const name of packages) expect(Object.keys(pkg.dependencies), name).toContain(name);
+    expect(packages).toContain('onnxruntime-node');
+    expect(inputs.map(([f]) => f).filter((f) => /^(test|tools)\//.test(f))).toEqual([]);
   });
 });
 
