@@ -251,7 +251,7 @@ describe('StreamMasker', () => {
     );
   });
 
-  it('agrees with maskText character by character, for each masker alone', () => {
+  it('agrees with maskText character by character, for each masker alone (masker contract)', () => {
     const all = [
       ...maskers,
       regexMasker({ kind: 'ticket', pattern: 'TCK-\\d{3,6}', maxLength: 10 }),
@@ -259,6 +259,11 @@ describe('StreamMasker', () => {
     fc.assert(
       fc.property(doc, fc.integer({ min: 0, max: all.length - 1 }), ({ text }, i) => {
         const one = [all[i]!];
+        const spans = one[0]!.findAll(text);
+        for (const s of spans) {
+          expect(0 <= s.start && s.start < s.end && s.end <= text.length).toBe(true);
+          expect(s.end - s.start).toBeLessThanOrEqual(one[0]!.maxMatchLength);
+        }
         const cuts = Array.from({ length: text.length }, (_, k) => k);
         expect(streamed(text, cuts, one).text).toBe(maskText(text, one).text);
       }),

@@ -1,8 +1,8 @@
 /**
  * The output-masker plugin contract and the helpers its implementations share.
  *
- * A masker reports *candidates*: for each start position where it matches, one span (candidates
- * may overlap; `maskText` picks among them). A candidate at position p may depend only on the
+ * A masker reports *candidates*: spans where it matches, which may overlap (`maskText` picks among
+ * them). A candidate at position p may depend only on the
  * text from `MASK_CONTEXT_CHARS` before p to `maxMatchLength` after it — that locality is what lets
  * the streaming masker decide a prefix of the text before the rest has arrived.
  */
@@ -17,7 +17,7 @@ export interface Masker {
   /** Longest text a match can span, counting the lookahead it needs; bounds the streaming hold-back. */
   maxMatchLength: number;
   /**
-   * Candidate spans over (already folded) text; at most one per start position. Only candidates
+   * Candidate spans over (already folded) text, in any order; they may overlap. Only candidates
    * starting in [from, to) are needed (default: all); returning others is harmless — the range is
    * a speed-up for the stream, which rescans only what it has not decided yet.
    */
@@ -47,25 +47,22 @@ export function scanCandidates(
   from = 0,
   to = text.length,
 ): Span[] {
-  const report = (m: RegExpExecArray) => {
+  const sticky = to - from <= STICKY_SCAN_MAX;
+  // A few positions (the stream's usual case) are tried one by one, rather than letting a global
+  // search run on through text whose candidates are not wanted yet.
+  const scan = sticky ? stickyTwin(re) : re;
+  for (let at = from; at < to; ) {
+    scan.lastIndex = at;
+    const m = scan.exec(text);
+    if (m === null && !sticky) break;
+    if (m === null) {
+      at++;
+      continue;
+    }
+    if (m.index >= to) break;
     const length = accept ? accept(m[0]) : m[0].length;
     if (length > 0) out.push({ start: m.index, end: m.index + length });
-  };
-  if (to - from <= STICKY_SCAN_MAX) {
-    // A few positions (the stream's usual case): try each, rather than let a global search run on
-    // through text whose candidates are not wanted yet.
-    const sticky = stickyTwin(re);
-    for (let p = from; p < to; p++) {
-      sticky.lastIndex = p;
-      const m = sticky.exec(text);
-      if (m) report(m);
-    }
-    return out;
-  }
-  re.lastIndex = from;
-  for (let m = re.exec(text); m !== null && m.index < to; m = re.exec(text)) {
-    report(m);
-    re.lastIndex = m.index + 1;
+    at = m.index + 1;
   }
   return out;
 }

@@ -10,8 +10,11 @@ interface TokenFamily {
   prefixes: string[];
   pattern: RegExp;
   maxLength: number;
-  /** False when the token starting at `at` can no longer match (checked on held text only). */
-  alive?: (text: string, at: number) => boolean;
+  /**
+   * `at` when a token starting there may still match; otherwise the next start worth trying
+   * (greater than `at`), so a long run of dead starts is skipped in one step.
+   */
+  nextAlive?: (text: string, at: number) => number;
 }
 
 const JWT_HEADER_MAX = 300;
@@ -38,9 +41,11 @@ const TOKEN_FAMILIES: TokenFamily[] = [
     ),
     maxLength: 3 + JWT_HEADER_MAX + 1 + 4096 + 1 + 1000,
     // A header without its dot is no JWT: do not hold a long base64 run for it.
-    alive: (text, at) => {
-      const header = text.slice(at + 3, at + 4 + JWT_HEADER_MAX);
-      return header.includes('.') || at + 4 + JWT_HEADER_MAX > text.length;
+    nextAlive: (text, at) => {
+      const span = 4 + JWT_HEADER_MAX;
+      const dot = text.indexOf('.', at + 3);
+      if ((dot !== -1 && dot < at + span) || at + span > text.length) return at;
+      return (dot === -1 ? text.length : dot) - span + 1;
     },
   },
 ];
@@ -49,17 +54,23 @@ const TOKEN_RUN = asciiClass(/[A-Za-z0-9_.-]/);
 /** Earliest start of a token of this family that more text could still change. */
 function tokenHold(family: TokenFamily, text: string): number {
   const n = text.length;
-  const lo = trailingRunHold(text, TOKEN_RUN, TOKEN_RUN, family.maxLength - 1);
+  const lo = Math.max(0, n - family.maxLength + 1);
+  let runStart = -1; // the trailing run of token characters, found only when needed
   let hold = n;
   for (const prefix of family.prefixes) {
-    for (
-      let at = text.indexOf(prefix, lo);
-      at !== -1 && at < hold;
-      at = text.indexOf(prefix, at + 1)
-    )
-      if (!family.alive || family.alive(text, at)) hold = at;
     for (let k = Math.min(prefix.length - 1, n - lo); k > 0; k--)
-      if (n - k < hold && text.endsWith(prefix.slice(0, k))) hold = n - k;
+      if (text.endsWith(prefix.slice(0, k))) {
+        hold = Math.min(hold, n - k);
+        break;
+      }
+    const first = text.indexOf(prefix, lo);
+    if (first === -1 || first >= hold) continue;
+    if (runStart < 0) runStart = trailingRunHold(text, TOKEN_RUN, TOKEN_RUN, n - lo);
+    for (let at = text.indexOf(prefix, Math.max(first, runStart)); at !== -1 && at < hold; ) {
+      const next = family.nextAlive ? family.nextAlive(text, at) : at;
+      if (next === at) hold = at;
+      else at = text.indexOf(prefix, next);
+    }
   }
   return hold;
 }
