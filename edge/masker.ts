@@ -2,9 +2,9 @@
  * The output-masker plugin contract and the helpers its implementations share.
  *
  * A masker reports *candidates*: spans where it matches, which may overlap (`maskText` picks among
- * them). A candidate at position p may depend only on the
- * text from `MASK_CONTEXT_CHARS` before p to `maxMatchLength` after it — that locality is what lets
- * the streaming masker decide a prefix of the text before the rest has arrived.
+ * them). A candidate at position p may depend only on the text from `MASK_CONTEXT_CHARS` before p
+ * to `maxMatchLength` after it — that locality is what lets the streaming masker decide a prefix of
+ * the text before the rest has arrived.
  */
 
 export interface Span {
