@@ -56,9 +56,9 @@ export function createServices(config: EdgeConfig, deps: EdgeDeps): EdgeServices
   ];
   return {
     config,
-    auth: new Authenticator(config.auth, config.limits, now),
+    auth: new Authenticator(config.auth, config.limits, now, deps.sha256Hex),
     limiter: new RateLimiter(now),
-    cache: new ResponseCache(config.cache, deps.secondLevelCache),
+    cache: new ResponseCache(config.cache, deps.secondLevelCache, deps.sha256Hex),
     pool,
     router: new BackendRouter(pool, config.routing, deps.fetchUpstream, now, () =>
       metrics.upstreamErrors.inc(),

@@ -16,6 +16,7 @@ import { LRUCache } from 'lru-cache';
 import { unauthorized } from '../shared/errors.ts';
 import { ApiKeyStore } from './api-keys.ts';
 import type { AuthConfig, RateLimits } from './config.ts';
+import { type Sha256Hex, webCryptoSha256Hex } from './hash.ts';
 
 export interface Principal {
   sub: string;
@@ -56,6 +57,7 @@ export class Authenticator {
     private readonly config: AuthConfig,
     private readonly defaultLimits: RateLimits,
     private readonly now: () => number = Date.now,
+    sha256Hex: Sha256Hex = webCryptoSha256Hex,
   ) {
     // Imported once: jose would import raw key bytes again on every verification.
     this.secret = config.jwtSecret
@@ -74,7 +76,7 @@ export class Authenticator {
           cacheMaxAge: config.jwksCacheMaxAgeMs,
         })
       : undefined;
-    this.apiKeys = new ApiKeyStore(config.apiKeys);
+    this.apiKeys = new ApiKeyStore(config.apiKeys, sha256Hex);
   }
 
   /** The caller named by the request's credentials; throws a 401 HttpError otherwise. */

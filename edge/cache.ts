@@ -6,11 +6,12 @@
  * bytes and TTL in memory, with an optional second level (the Cache API on Workers).
  */
 import { LRUCache } from 'lru-cache';
-import { sha256Hex } from './api-keys.ts';
 import type { CacheConfig } from './config.ts';
+import { type Sha256Hex, webCryptoSha256Hex } from './hash.ts';
 import type { SseItem } from './reply.ts';
 
-export type CachedBody = { type: 'json'; json: unknown } | { type: 'sse'; items: SseItem[] };
+/** Stored as text (the JSON body, or each SSE item's data): replay needs no re-encoding. */
+export type CachedBody = { type: 'json'; text: string } | { type: 'sse'; items: SseItem[] };
 
 export interface CachedReply {
   headers: Record<string, string>;
@@ -83,6 +84,7 @@ export async function cacheKey(
   route: string,
   body: Record<string, unknown>,
   scope: string,
+  sha256Hex: Sha256Hex = webCryptoSha256Hex,
 ): Promise<string> {
   const picked: Record<string, unknown> = {};
   for (const field of KEY_FIELDS) if (body[field] !== undefined) picked[field] = body[field];
@@ -95,6 +97,7 @@ export class ResponseCache {
   constructor(
     readonly config: CacheConfig,
     private readonly secondLevel?: SecondLevelCache,
+    private readonly sha256Hex: Sha256Hex = webCryptoSha256Hex,
   ) {
     this.memory = new LRUCache({
       maxSize: Math.max(1, config.maxBytes),
@@ -115,7 +118,8 @@ export class ResponseCache {
       return { bypass: 'cache-control' };
     if (this.config.onlyDeterministic && !isDeterministic(body))
       return { bypass: 'non-deterministic' };
-    return { key: await cacheKey(route, body, this.config.shared ? '*' : `sub:${sub}`) };
+    const scope = this.config.shared ? '*' : `sub:${sub}`;
+    return { key: await cacheKey(route, body, scope, this.sha256Hex) };
   }
 
   async get(key: string): Promise<CachedReply | undefined> {

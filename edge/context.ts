@@ -7,6 +7,7 @@ import type { Authenticator, Principal } from './auth.ts';
 import type { ResponseCache, SecondLevelCache } from './cache.ts';
 import type { EdgeConfig } from './config.ts';
 import type { Filter } from './filter.ts';
+import type { Sha256Hex } from './hash.ts';
 import type { Masker } from './mask.ts';
 import type { EdgeMetrics } from './metrics.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -24,6 +25,8 @@ export interface EdgeDeps {
   /** The Cache API on Workers. */
   secondLevelCache?: SecondLevelCache;
   registry?: Registry;
+  /** A faster sha256 than Web Crypto's, where the runtime has one (node:crypto). */
+  sha256Hex?: Sha256Hex;
   /** Workers has no background timers: check backends' health from requests when due. */
   lazyHealthChecks?: boolean;
 }

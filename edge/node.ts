@@ -3,6 +3,7 @@
  * Request for the shared app and streams the Response back with backpressure. A client that
  * goes away aborts the request's signal, which aborts the upstream call.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
@@ -46,7 +47,11 @@ export const SERVER_TIMEOUTS = {
 export async function startNodeEdge(options: NodeEdgeOptions = {}): Promise<NodeEdge> {
   const config = options.config ?? loadNodeConfig(options);
   const upstream = createNodeUpstream(config.routing);
-  const app = createEdgeApp(config, { fetchUpstream: upstream.fetchUpstream, log: options.log });
+  const app = createEdgeApp(config, {
+    fetchUpstream: upstream.fetchUpstream,
+    log: options.log,
+    sha256Hex: (text) => createHash('sha256').update(text).digest('hex'),
+  });
   const handler = (req: IncomingMessage, res: ServerResponse) => void serve(app, req, res);
   const tls = options.tlsCert && options.tlsKey;
   const server: Server = tls

@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, platform, release } from 'node:os';
+import { cpus, loadavg, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { mintDevToken } from '../../edge/dev-token.ts';
 import { parseOptions } from '../../shared/config.ts';
@@ -69,6 +69,8 @@ const cachedBody = () => ({
 
 const requestsFor = (concurrency: number) =>
   Math.max(50, Math.round(opts.scale * Math.max(300, concurrency * (concurrency >= 512 ? 4 : 20))));
+
+const loadAverageAtStart = loadavg().map(round);
 
 async function main() {
   const servers: Server[] = [];
@@ -207,6 +209,8 @@ function report(rows: Row[], peers: string[], notes: string[]) {
       sseChunksPerAnswer: opts.chunks,
       levels: opts.levels.map(Number),
       note: 'load generator, edge and stub share this machine',
+      loadAverageAtStart,
+      loadAverageAtEnd: loadavg().map(round),
     },
     peers,
     notes,

@@ -22,11 +22,19 @@ export const cacheLookup =
     state.cacheResult = hit ? 'HIT' : 'MISS';
     metrics.cache.inc({ result: hit ? 'hit' : 'miss' });
     if (!hit) return undefined;
-    const replayBody =
-      hit.body.type === 'json'
-        ? { type: 'json' as const, json: structuredClone(hit.body.json) }
-        : { type: 'sse' as const, events: replay(hit.body.items) };
-    return new EdgeReply(200, { ...hit.headers }, replayBody, true);
+    if (hit.body.type === 'json')
+      return new EdgeReply(
+        200,
+        { ...hit.headers, 'content-type': 'application/json' },
+        { type: 'text', text: hit.body.text },
+        true,
+      );
+    return new EdgeReply(
+      200,
+      { ...hit.headers },
+      { type: 'sse', events: replay(hit.body.items) },
+      true,
+    );
   };
 
 async function* replay(items: SseItem[]): AsyncGenerator<SseItem[]> {

@@ -19,8 +19,8 @@ export const cacheStore =
     };
     const headers = { ...reply.headers };
     if (reply.body.type === 'json') {
-      const json = structuredClone(reply.body.json);
-      store({ headers, body: { type: 'json', json }, sizeBytes: JSON.stringify(json).length });
+      const text = JSON.stringify(reply.body.json);
+      store({ headers, body: { type: 'json', text }, sizeBytes: text.length });
     }
     if (reply.body.type === 'sse')
       reply.body = { type: 'sse', events: recordStream(reply.body.events, headers, store) };
