@@ -144,37 +144,57 @@ describe.each(finals)('%s --target %s', (path, name) => {
   });
 });
 
-describe('runtime module graph (what `npm ci --omit=dev` must satisfy)', () => {
-  it('imports only production dependencies, and nothing from test/ or tools/', async () => {
-    const pkg = JSON.parse(readRepo('package.json'));
+/** The modules and packages reachable from entry points, as esbuild resolves them. */
+async function moduleGraph(entries: string[]): Promise<{ files: string[]; packages: Set<string> }> {
+  const result = await build({
+    entryPoints: entries.map((f) => repoPath(f)),
+    absWorkingDir: repoPath(),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    write: false,
+    metafile: true,
+    outdir: 'unused',
+    logLevel: 'silent',
+  });
+  const inputs = Object.entries(result.metafile.inputs);
+  const packages = new Set<string>();
+  for (const [, input] of inputs)
+    for (const imp of input.imports)
+      if (imp.external && !imp.path.startsWith('node:'))
+        packages.add(
+          imp.path
+            .split('/')
+            .slice(0, imp.path.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
+  return { files: inputs.map(([f]) => f), packages };
+}
+
+describe('runtime module graph (what the images and `npm ci --omit=dev` must satisfy)', () => {
+  const pkg = JSON.parse(readRepo('package.json'));
+
+  it('backend: every module the CLI and its workers load is in the image; packages are production deps', async () => {
     const workers = listFiles('backend').filter((f) => /-worker\.ts$/.test(f));
-    const result = await build({
-      entryPoints: ['bin/edgeserve.js', ...workers].map((f) => repoPath(f)),
-      absWorkingDir: repoPath(),
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      packages: 'external',
-      write: false,
-      metafile: true,
-      outdir: 'unused',
-      logLevel: 'silent',
-    });
-    const inputs = Object.entries(result.metafile.inputs);
-    const packages = new Set<string>();
-    for (const [, input] of inputs)
-      for (const imp of input.imports)
-        if (imp.external && !imp.path.startsWith('node:'))
-          packages.add(
-            imp.path
-              .split('/')
-              .slice(0, imp.path.startsWith('@') ? 2 : 1)
-              .join('/'),
-          );
-    expect(packages.size).toBeGreaterThan(3);
+    const { files: modules, packages } = await moduleGraph(['bin/edgeserve.js', ...workers]);
+    for (const f of modules) {
+      expect(resolveImagePath(files[BACKEND]!, 'cpu', `/app/${f}`), f).toEqual({ repo: f });
+      expect(isIgnored(ignoreRules, f), `${f} is in .dockerignore`).toBe(false);
+    }
+    expect(modules.filter((f) => /^(test|tools)\//.test(f))).toEqual([]);
     for (const name of packages) expect(Object.keys(pkg.dependencies), name).toContain(name);
     expect(packages).toContain('onnxruntime-node');
-    expect(inputs.map(([f]) => f).filter((f) => /^(test|tools)\//.test(f))).toEqual([]);
+  });
+
+  it('edge: `edge` and `token` load only what the edge image holds, and no onnxruntime', async () => {
+    const { files: modules, packages } = await moduleGraph(['cli/edge.ts', 'cli/token.ts']);
+    for (const f of modules) {
+      expect(resolveImagePath(files[EDGE]!, 'edge', `/app/${f}`), f).toEqual({ repo: f });
+      expect(isIgnored(ignoreRules, f), `${f} is in .dockerignore`).toBe(false);
+    }
+    for (const name of packages) expect(Object.keys(pkg.dependencies), name).toContain(name);
+    expect([...packages].filter((p) => p.startsWith('onnxruntime'))).toEqual([]);
   });
 });
 
