@@ -5,6 +5,7 @@
  *    Qwen3-0.6B shape, temperature 0.6): output tokens/s.
  *  - decode8b: Llama-3.1-8B shape: startup to ready, then one stream (128-token prompt, 256
  *    greedy tokens): decode tokens/s.
+ *  - decodeStep: the runner alone, 256 sequences at context 512: time per decode step.
  * Each figure is printed beside its roofline from the measured copy bandwidth and GEMM rate.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -136,6 +137,7 @@ async function throughput(roof: { copy_bytes_per_s: number; bf16_gemm_tflops: nu
     workload:
       'nano-vllm: 256 seqs, in/out uniform [100,1024], Qwen3-0.6B shape, temperature 0.6, ignore_eos',
     kvBlocks: runner.kvCache.numBlocks,
+    ...stats,
     seconds,
     promptTokens,
     outputTokens,
@@ -189,10 +191,88 @@ async function decode8b(roof: { copy_bytes_per_s: number }) {
     startupSeconds,
     startupTarget: 20,
     kvBlocks: runner.kvCache.numBlocks,
+    ...stats,
     ttftSeconds: (first - start) / 1000,
     decodeTokensPerSecond: (count - 1) / ((end - first) / 1000),
     target: 150,
     roofline: { bytesPerToken, floorTokensPerSecond: roof.copy_bytes_per_s / bytesPerToken },
+  };
+}
+
+/** Runner alone (no engine): 256 sequences at context 512, 32 greedy decode steps. */
+async function decodeStep(roof: { copy_bytes_per_s: number }) {
+  const spec = qwen3_0_6b;
+  const bs = 16;
+  const numSeqs = 256;
+  const ctx = 512;
+  const steps = 32;
+  const runner = await createCudaRunner({
+    spec,
+    loadFormat: 'dummy',
+    blockSize: bs,
+    gpuMemoryUtilization: 0.9,
+    seed: 0,
+    maxNumSeqs: numSeqs,
+    maxNumBatchedTokens: 16384,
+    maxModelLen: 1024,
+    numGpuBlocksOverride: numSeqs * 40,
+  });
+  const blocksOf = (i: number) => Array.from({ length: 40 }, (_, b) => i * 40 + b);
+  const sequence = (i: number, start: number, tokens: number[]) => ({
+    seqId: i,
+    tokenIds: Int32Array.from(tokens),
+    startPosition: start,
+    slotMapping: Int32Array.from(
+      tokens,
+      (_, j) => blocksOf(i)[Math.floor((start + j) / bs)] * bs + ((start + j) % bs),
+    ),
+    blockTable: Int32Array.from(blocksOf(i).slice(0, Math.ceil((start + tokens.length) / bs))),
+    sample: true,
+    sampling: {
+      temperature: 0,
+      topP: 1,
+      topK: 0,
+      minP: 0,
+      presencePenalty: 0,
+      frequencyPenalty: 0,
+      repetitionPenalty: 1,
+      seed: null,
+      logprobs: null,
+    },
+    promptTokenIds: new Int32Array(0),
+    outputTokenIds: new Int32Array(0),
+    bannedTokenIds: null,
+    promptLogprobTargets: null,
+  });
+  for (let i = 0; i < numSeqs; i += 32) {
+    const seqs = Array.from({ length: 32 }, (_, k) =>
+      sequence(
+        i + k,
+        0,
+        Array.from({ length: ctx }, (_, j) => (j * 13 + k) % 10000),
+      ),
+    );
+    await runner.execute({ step: 0, sequences: seqs, numBatchedTokens: 32 * ctx });
+  }
+  const run = async (from: number) => {
+    const seqs = Array.from({ length: numSeqs }, (_, i) => sequence(i, from, [7]));
+    await runner.execute({ step: 0, sequences: seqs, numBatchedTokens: numSeqs });
+  };
+  await run(ctx);
+  const t0 = performance.now();
+  for (let s = 1; s <= steps; s++) await run(ctx + s);
+  const stepSeconds = (performance.now() - t0) / 1000 / steps;
+  await runner.close();
+  const kvBytes = numSeqs * (ctx + steps / 2) * kvBytesPerToken(spec);
+  const weightBytes = 2 * weightParams(spec);
+  return {
+    workload: 'runner only, Qwen3-0.6B shape, 256 sequences at context ~512, greedy decode steps',
+    stepMs: stepSeconds * 1000,
+    tokensPerSecond: numSeqs / stepSeconds,
+    roofline: {
+      bytesPerStep: kvBytes + weightBytes,
+      floorStepMs: ((kvBytes + weightBytes) / roof.copy_bytes_per_s) * 1000,
+    },
   };
 }
 
@@ -201,7 +281,12 @@ const roof = JSON.parse(readFileSync(rooflinePath, 'utf8'));
 const report: Record<string, unknown> = { date: new Date().toISOString(), roofline: roof };
 for (const name of which.length ? which : ['throughput', 'decode8b']) {
   try {
-    report[name] = name === 'throughput' ? await throughput(roof) : await decode8b(roof);
+    const benches: Record<string, () => Promise<unknown>> = {
+      throughput: () => throughput(roof),
+      decode8b: () => decode8b(roof),
+      decodeStep: () => decodeStep(roof),
+    };
+    report[name] = await benches[name]!();
     console.log(name, JSON.stringify(report[name]));
   } catch (err) {
     console.error(`${name}: FAILED`, err);

@@ -6,7 +6,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/es-out}
 mkdir -p "$OUT"
-stages=${1:-"build hf contract bench"}
+stages=${1:-"build hf contract bench variant"}
 log() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$OUT/check.log"; }
 stage() { # name timeout_s command...
   local name=$1 limit=$2; shift 2
@@ -41,11 +41,14 @@ for s in $stages; do case $s in
     stage llama8b-stack 180 python3 tools/gpu/make_llama8b_stack.py $fx/llama8b-2layer 2
     stage hf-logits 300 python3 tools/gpu/hf_logits.py $fx/llama $fx/qwen2 $fx/qwen3 $fx/mistral $fx/llama3-rope $fx/llama8b-2layer
     stage hf-compare 300 node .bundle/hf-compare.mjs "$OUT/hf-compare.json" $fx/llama $fx/qwen2 $fx/qwen3 $fx/mistral $fx/llama3-rope $fx/llama8b-2layer ;;
+  variant) # the decode-attention K pass without unrolling, to A/B it in the same call
+    stage variant 120 bash -c 'cd backend/native/build && nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Xcompiler -fPIC -DES_K_UNROLL=1 -c ../src/attention-decode.cu -o /tmp/attention-decode-u1.o && nvcc -shared -gencode=arch=compute_90a,code=sm_90a -o edgeserve_cuda_u1.node $(ls *.o | grep -v attention-decode) /tmp/attention-decode-u1.o -L$LIBRARY_PATH -lcublas'
+    stage bench-u1 300 env EDGESERVE_CUDA_ADDON=$PWD/backend/native/build/edgeserve_cuda_u1.node node .bundle/bench.mjs "$OUT/bench-u1.json" "$OUT/roofline.json" decodeStep throughput ;;
   contract)
     stage contract 300 node .bundle/contract.mjs "$OUT/contract.json" ;;
   bench)
     stage roofline 120 python3 tools/gpu/roofline.py "$OUT/roofline.json"
-    stage bench 420 node .bundle/bench.mjs "$OUT/bench.json" "$OUT/roofline.json" decode8b throughput ;;
+    stage bench 420 node .bundle/bench.mjs "$OUT/bench.json" "$OUT/roofline.json" decode8b decodeStep throughput ;;
 esac; done
 log "summary"; cat "$OUT/summary.txt"
 grep -hE '^\{|passed|FAILED|Error' "$OUT/check.log" | cut -c1-400 | tail -40

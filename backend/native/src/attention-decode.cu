@@ -9,6 +9,10 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kChunk = 256;  // keys whose scores sit in shared memory at once
 constexpr int kMaxGroup = 8;  // q heads per kv head
+#ifndef ES_K_UNROLL
+#define ES_K_UNROLL 2  // keys per lane group per K-pass iteration (loads in flight before use)
+#endif
+constexpr int kKeyUnroll = ES_K_UNROLL;
 
 __device__ __forceinline__ void load16(const bf16* p, float* f) {
   const uint4* p4 = reinterpret_cast<const uint4*>(p);
@@ -79,23 +83,32 @@ __global__ void __launch_bounds__(kThreads)
       slot_s[j] = table[key / a.block_size] * a.block_size + key % a.block_size;
     }
     __syncthreads();
-    for (int jb = warp * kKeysPerWarp; jb < n; jb += 4 * kKeysPerWarp) {
-      int j = jb + sub;
-      bool valid = j < n;
-      float k[16];
-      if (valid) {
-        load16(a.k_cache + ((size_t)slot_s[j] * a.num_kv_heads + kh) * HD + part * 16, k);
-      } else {
+    // kKeyUnroll keys per lane group per iteration: all loads are in flight before the first use.
+    constexpr int kStride = 4 * kKeysPerWarp;
+    for (int jb = warp * kKeysPerWarp; jb < n; jb += kKeyUnroll * kStride) {
+      int js[kKeyUnroll];
+      float k[kKeyUnroll][16];
 #pragma unroll
-        for (int i = 0; i < 16; i++) k[i] = 0.f;
+      for (int u = 0; u < kKeyUnroll; u++) {
+        js[u] = jb + sub + u * kStride;
+        if (js[u] < n) {
+          load16(a.k_cache + ((size_t)slot_s[js[u]] * a.num_kv_heads + kh) * HD + part * 16, k[u]);
+        } else {
+#pragma unroll
+          for (int i = 0; i < 16; i++) k[u][i] = 0.f;
+        }
       }
-      for (int g = 0; g < group; g++) {
-        float dot = 0.f;
 #pragma unroll
-        for (int i = 0; i < 16; i++) dot += q_s[g][part * 16 + i] * k[i];
+      for (int u = 0; u < kKeyUnroll; u++) {
+        for (int g = 0; g < group; g++) {
+          float dot = 0.f;
 #pragma unroll
-        for (int o = kLanesPerKey / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-        if (valid && part == 0) p_s[g][j] = dot;
+          for (int i = 0; i < 16; i++) dot += q_s[g][part * 16 + i] * k[u][i];
+#pragma unroll
+          for (int o = kLanesPerKey / 2; o > 0; o >>= 1)
+            dot += __shfl_xor_sync(0xffffffffu, dot, o);
+          if (js[u] < n && part == 0) p_s[g][js[u]] = dot;
+        }
       }
     }
     __syncthreads();
