@@ -109,6 +109,7 @@ function cdfChart(
     series,
     yMax: 1,
     xFromZero: true,
+    legendAt: 'bottom-right',
   });
 }
 

@@ -18,6 +18,8 @@ export interface LineChart {
   logX?: boolean;
   /** Draws markers on each point (sparse data such as a concurrency sweep). */
   markers?: boolean;
+  /** Corner for the legend (default top-left; CDFs rise there, so they use bottom-right). */
+  legendAt?: 'top-left' | 'bottom-right';
   /** Start the (linear) x axis at 0 rather than at the smallest value. */
   xFromZero?: boolean;
   /** Fixed top of the y axis (1 for a CDF); default: from the data. */
@@ -123,8 +125,10 @@ export function renderLineChart(chart: LineChart): string {
         out.push(
           `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${color}"/>`,
         );
-    const ly = MARGIN.top + 14 + i * 16;
-    const lx = MARGIN.left + 10;
+    const n = chart.series.length;
+    const bottomRight = chart.legendAt === 'bottom-right';
+    const ly = bottomRight ? MARGIN.top + plotH - 14 - (n - 1 - i) * 16 : MARGIN.top + 14 + i * 16;
+    const lx = bottomRight ? MARGIN.left + plotW - 260 : MARGIN.left + 10;
     out.push(
       `<line x1="${lx}" x2="${lx + 20}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>`,
     );
