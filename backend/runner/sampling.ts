@@ -157,10 +157,20 @@ function withLogprobs(
   processed: Float32Array,
   logprobs: number | null,
 ): SampledToken {
+  // Without logprobs asked for, only the chosen token's is needed: skip the vocabulary-sized array.
+  if (logprobs === null) return { tokenId, logprob: processed[tokenId] - logSumExp(processed) };
   const lp = logSoftmax(processed);
   const token: SampledToken = { tokenId, logprob: lp[tokenId] };
   if (logprobs !== null && logprobs > 0) token.topLogprobs = topEntries(lp, logprobs);
   return token;
+}
+
+function logSumExp(values: Float32Array): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of values) if (v > max) max = v;
+  let sum = 0;
+  for (const v of values) sum += Math.exp(v - max);
+  return max + Math.log(sum);
 }
 
 /** Logprobs of the prompt tokens each row of logits predicts (raw model distribution). */

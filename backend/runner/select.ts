@@ -66,9 +66,9 @@ export async function createRunner(
   );
   if (numBlocks < 1)
     throw new Error(`--kv-cache-memory ${opts.kvCacheMemory} holds no KV block of this model`);
-  const weights = await hostWeights(dir, spec, opts);
   if (device === 'reference') {
     const { createReferenceRunner } = await import('./reference/reference-runner.ts');
+    const weights = await hostWeights(dir, spec, opts);
     return {
       device,
       runner: createReferenceRunner({ spec, weights, numBlocks, blockSize }),
@@ -77,9 +77,11 @@ export async function createRunner(
   }
   const { createCpuRunner } = await import('./cpu/cpu-runner.ts');
   const quantization = opts.quantization as 'none' | 'int8' | 'int4';
-  return {
-    device,
-    runner: await createCpuRunner({ spec, weights, numBlocks, blockSize, quantization }),
-    reason,
-  };
+  // The worker reads checkpoint files itself, so real weights never cross the thread boundary.
+  const source =
+    opts.loadFormat === 'dummy'
+      ? { weights: await hostWeights(dir, spec, opts) }
+      : { modelDir: dir };
+  const runner = await createCpuRunner({ spec, ...source, numBlocks, blockSize, quantization });
+  return { device, runner, reason };
 }
