@@ -75,6 +75,8 @@ export async function startBackend(
     runnerInfo: {
       device,
       runner: runner.name,
+      vocab_size: spec.vocabSize,
+      max_model_len: maxModelLen,
       kv_cache_blocks: runner.kvCache.numBlocks,
       block_size: runner.kvCache.blockSize,
     },

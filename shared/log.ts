@@ -10,10 +10,14 @@ export function createLogger(
   level: LogLevel = 'info',
   write: (line: string) => void = (line) => console.error(line),
 ): Logger {
-  const at = (lvl: LogLevel) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (ORDER[lvl] < ORDER[level]) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, component, msg, ...fields }));
-  };
+  const at =
+    (lvl: LogLevel) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      if (ORDER[lvl] < ORDER[level]) return;
+      write(
+        JSON.stringify({ time: new Date().toISOString(), level: lvl, component, msg, ...fields }),
+      );
+    };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
