@@ -6,8 +6,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEdgeApp } from '../edge/app.ts';
+import type { EdgeDeps } from '../edge/context.ts';
 import type { NodeEdge } from '../edge/node.ts';
 import { PLAYGROUND_ASSETS } from '../edge/playground/assets.ts';
+import { SNAPSHOT_REUSE_MS } from '../edge/playground/dashboard-route.ts';
 import { bearer, SECRET, startEdge, testConfig, token } from './edge-helpers.ts';
 import { type StubUpstream, startStubUpstream } from './stub-upstream.ts';
 
@@ -76,7 +79,8 @@ describe('GET /v1/dashboard', () => {
   });
 
   it('returns edge metrics and each backend with its state and scrape result', async () => {
-    await fetch(`${edge.url}/v1/models`, { headers: await bearer() });
+    // Read to the end: the edge counts a request when its body has ended.
+    await (await fetch(`${edge.url}/v1/models`, { headers: await bearer() })).text();
     const res = await get('/v1/dashboard', { headers: await bearer() });
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
@@ -94,6 +98,30 @@ describe('GET /v1/dashboard', () => {
     });
     expect(dead).toMatchObject({ url: 'http://127.0.0.1:9', metrics: null });
     expect(dead.scrapeError).toBeTruthy();
+  });
+
+  it('shares one backend scrape among callers within the reuse window', async () => {
+    let clock = 1_000_000;
+    const scraped: string[] = [];
+    const app = createEdgeApp(testConfig(['http://b1', 'http://b2']), {
+      now: () => clock,
+      // Only status and text() are read, which a fetch Response and an UpstreamResponse share.
+      fetchUpstream: (async (url: string) => {
+        scraped.push(url);
+        return new Response('edgeserve:num_requests_running 2\n');
+      }) as unknown as EdgeDeps['fetchUpstream'],
+    });
+    const headers = { authorization: `Bearer ${await token()}` };
+    const snapshot = async () =>
+      (await app.fetch(new Request('http://edge/v1/dashboard', { headers }))).json();
+    const [first] = await Promise.all([snapshot(), snapshot()]);
+    expect(first.backends[1].metrics['edgeserve:num_requests_running']).toEqual([
+      { labels: {}, value: 2 },
+    ]);
+    expect(scraped).toEqual(['http://b1/metrics', 'http://b2/metrics']);
+    clock += SNAPSHOT_REUSE_MS;
+    await snapshot();
+    expect(scraped).toHaveLength(4);
   });
 });
 

@@ -20,13 +20,20 @@ export interface DashboardSnapshot {
   backends: BackendSnapshot[];
 }
 
-export const dashboardRoute =
-  (services: EdgeServices, fetchUpstream: FetchUpstream) => async (): Promise<Response> => {
-    const snapshot = await takeSnapshot(services, fetchUpstream);
-    return new Response(JSON.stringify(snapshot), {
+/** Callers within this long of a scrape share it, so polling cannot multiply backend load. */
+export const SNAPSHOT_REUSE_MS = 500;
+
+export function dashboardRoute(services: EdgeServices, fetchUpstream: FetchUpstream) {
+  let latest: { at: number; snapshot: Promise<DashboardSnapshot> } | undefined;
+  return async (): Promise<Response> => {
+    const now = services.now();
+    if (!latest || now - latest.at >= SNAPSHOT_REUSE_MS)
+      latest = { at: now, snapshot: takeSnapshot(services, fetchUpstream) };
+    return new Response(JSON.stringify(await latest.snapshot), {
       headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
     });
   };
+}
 
 export async function takeSnapshot(
   { pool, metrics, config, now }: EdgeServices,
