@@ -137,6 +137,16 @@ describe.skipIf(!hasChromium)('playground and dashboard in chromium', () => {
     );
     expect(unlabelled).toEqual([]);
     expect(await contrastFailures(page)).toEqual([]);
+    await page.click('nav a[data-view="playground"]');
+    expect(await page.getAttribute('#messages', 'aria-live')).toBe('polite');
+    // Keyboard: from the message box, Tab reaches Send, and focus is drawn.
+    await page.focus('#prompt');
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const active = document.activeElement as HTMLElement;
+      return { id: active.id, outline: getComputedStyle(active).outlineStyle };
+    });
+    expect(focused).toEqual({ id: 'send', outline: 'solid' });
     await page.setViewportSize({ width: 375, height: 740 });
     for (const view of ['dashboard', 'playground']) {
       await page.click(`nav a[data-view="${view}"]`);
