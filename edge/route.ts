@@ -12,6 +12,7 @@ import {
   type BackendPool,
   describeNetworkError,
   type FetchUpstream,
+  type UpstreamResponse,
 } from './upstream.ts';
 
 export interface UpstreamRequest {
@@ -27,7 +28,7 @@ export interface UpstreamRequest {
 /** A backend's response, with its body read under the idle timeout. */
 export interface Forwarded {
   backend: Backend;
-  response: Response;
+  response: UpstreamResponse;
   chunks: AsyncIterable<Uint8Array>;
   /** Stops the upstream request. */
   abort(): void;
@@ -132,6 +133,7 @@ export class BackendRouter {
         backend.requestFailed(this.now(), `answered ${response.status}`);
       else backend.requestSucceeded();
       const abort = () => {
+        response.cancel();
         controller.abort();
         release();
       };
@@ -165,12 +167,12 @@ export class BackendRouter {
   /** The response body; a stall or failure midway marks the backend unhealthy. */
   private async *readBody(
     backend: Backend,
-    response: Response,
+    response: UpstreamResponse,
     controller: AbortController,
     release: () => void,
   ): AsyncGenerator<Uint8Array> {
     if (!response.body) return release();
-    const reader = response.body.getReader();
+    const chunks = response.body[Symbol.asyncIterator]();
     let idle = false;
     // One timer per response, re-armed when it fires early: cheaper than one per chunk. Only
     // time spent waiting on the backend counts, not time the client takes to read.
@@ -189,7 +191,7 @@ export class BackendRouter {
     try {
       for (;;) {
         waitingSince = Date.now();
-        const next = await reader.read();
+        const next = await chunks.next();
         waitingSince = null;
         if (next.done) return;
         yield next.value;
@@ -207,7 +209,7 @@ export class BackendRouter {
     } finally {
       clearTimeout(timer!);
       release();
-      reader.cancel().catch(() => {});
+      response.cancel();
     }
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from './config.ts';
 import { BackendRouter } from './route.ts';
-import { Backend, BackendPool } from './upstream.ts';
+import { Backend, BackendPool, fromFetchResponse } from './upstream.ts';
 
 const routing = (urls: string[] = ['http://a', 'http://b']) => ({
   ...defaultConfig().routing,
@@ -11,7 +11,7 @@ const routing = (urls: string[] = ['http://a', 'http://b']) => ({
   maxOutstandingPerBackend: 2,
   affinitySlack: 1,
 });
-const noFetch = async () => new Response(null, { status: 200 });
+const noFetch = async () => fromFetchResponse(new Response(null, { status: 200 }));
 
 describe('Backend circuit breaker', () => {
   it('opens after N failures in a row, half-opens after the cooldown, closes on success', () => {

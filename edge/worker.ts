@@ -6,6 +6,7 @@
 import { createEdgeApp, type EdgeApp } from './app.ts';
 import { cacheApiStore } from './cache.ts';
 import { configFromEnv, type EdgeEnv } from './config.ts';
+import { fetchUpstreamVia } from './upstream.ts';
 
 export interface WorkerEnv extends EdgeEnv {
   /** The EDGE_CONFIG document itself (JSON text), not a path. */
@@ -23,7 +24,7 @@ function appFor(env: WorkerEnv): EdgeApp {
   const config = configFromEnv(env, env.EDGE_CONFIG);
   const cacheStorage = (globalThis as { caches?: { default?: Cache } }).caches;
   const app = createEdgeApp(config, {
-    fetchUpstream: (url, init) => fetch(url, init),
+    fetchUpstream: fetchUpstreamVia(fetch),
     secondLevelCache: cacheStorage?.default ? cacheApiStore(cacheStorage.default) : undefined,
     lazyHealthChecks: true,
   });
