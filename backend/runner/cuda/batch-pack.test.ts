@@ -102,7 +102,10 @@ describe('cuda batch packing', () => {
     const { native } = packBatch(
       batch(hot, seq(2, [5], 0, [1])),
       limits,
-      (_, step) => (steps.push(step), 0.25),
+      (_, step) => {
+        steps.push(step);
+        return 0.25;
+      },
       false,
     );
     expect([...native.rowUniform]).toEqual([0.25, 0]);
