@@ -17,7 +17,8 @@ function show(view: View): void {
     else link.removeAttribute('aria-current');
   }
   document.title = view === 'dashboard' ? 'Dashboard · edgeserve' : 'Playground · edgeserve';
-  if (view === 'dashboard' && getToken()) startDashboard();
+  // A hidden tab stops polling: nobody is looking, and the edge need not scrape for it.
+  if (view === 'dashboard' && getToken() && !document.hidden) startDashboard();
   else stopDashboard();
 }
 
@@ -32,6 +33,7 @@ function initNavigation(): void {
     });
   }
   window.addEventListener('popstate', () => show(viewFor(location.pathname)));
+  document.addEventListener('visibilitychange', () => show(viewFor(location.pathname)));
 }
 
 function onToken(): void {
