@@ -71,6 +71,7 @@ export const command: Command = {
         `edgeserve is up — model '${model}' on ${String(backend.context.runnerInfo.device)}`,
         `  backend  ${backend.url}   (OpenAI API, no auth on loopback)`,
         `  edge     ${edge.url}   (JWT auth, filters, masking, cache, rate limits)`,
+        `  open     ${edge.url}/   (playground; dashboard at ${edge.url}/dashboard — paste the token below)`,
         '',
         `  Authorization: Bearer ${token}`,
         '',
