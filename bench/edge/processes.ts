@@ -30,13 +30,18 @@ function firstLine(
     let buffer = '';
     let err = '';
     child.stderr?.on('data', (d) => (err += d));
-    child.stdout?.on('data', (d) => {
+    const onData = (d: Buffer) => {
       buffer += d;
       for (const line of buffer.split('\n')) {
         const found = pick(line);
-        if (found) return resolve(found);
+        if (!found) continue;
+        // From here on (request logs) stdout is drained and dropped, not kept.
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        return resolve(found);
       }
-    });
+    };
+    child.stdout?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`process exited ${code}: ${err.slice(-2000)}`)));
   });
 }
