@@ -23,4 +23,33 @@ describe('Authenticator', () => {
     expect(err.status).toBe(401);
     expect(err.message).toMatch(/expired/);
   });
+
+  it('accepts a remembered token exactly as long as a fresh verification would, never past exp', async () => {
+    const startMs = Date.UTC(2030, 0, 1);
+    let nowMs = startMs;
+    const config = { ...defaultConfig().auth, jwtSecret: 'k'.repeat(32) };
+    const token = await mintDevToken(config.jwtSecret, {
+      sub: 'alice',
+      ttlSeconds: 10,
+      issuedAt: startMs / 1000,
+    });
+    const headers = new Headers({ authorization: `Bearer ${token}` });
+    const remembering = new Authenticator(config, DEFAULT_LIMITS, () => nowMs);
+    await remembering.authenticate(headers);
+    const accepted = (auth: Authenticator) =>
+      auth.authenticate(headers).then(
+        () => true,
+        () => false,
+      );
+    // Last accepted second (exp + tolerance - 1 ms) and the first refused one, well within the
+    // cache's own 60 s lifetime: the remembered answer must match a fresh verification at both.
+    const limitMs = startMs + (10 + config.clockToleranceSeconds) * 1000;
+    for (const at of [limitMs - 1, limitMs, limitMs + 1]) {
+      nowMs = at;
+      const fresh = new Authenticator(config, DEFAULT_LIMITS, () => nowMs);
+      const expected = await accepted(fresh);
+      expect(expected).toBe(at < limitMs);
+      expect(await accepted(remembering)).toBe(expected);
+    }
+  });
 });

@@ -41,15 +41,28 @@ const ASYMMETRIC_ALGORITHMS = [
 
 const encoder = new TextEncoder();
 
-/** A verified token, remembered so its signature is checked once, not on every request. */
+/**
+ * A verified token, remembered so its signature is checked once, not on every request.
+ *
+ * The trade-off: for up to `VERIFIED_TTL_MS` after its first verification a token is trusted
+ * without looking at the key set again, so a signing key withdrawn from the JWKS (or a secret
+ * rotated without a restart) stops its tokens only after that delay. Expiry is never relaxed:
+ * every hit re-checks `exp` with the same bound as the full verification (exp + clock
+ * tolerance), so the cache cannot keep a token alive past the moment jose would refuse it.
+ */
 interface Verified {
   sub: string;
   expSeconds: number;
 }
 
+const VERIFIED_TTL_MS = 60_000;
+
 export class Authenticator {
   private readonly secret: Promise<CryptoKey> | undefined;
-  private readonly verified = new LRUCache<string, Verified>({ max: 10_000, ttl: 60_000 });
+  private readonly verified = new LRUCache<string, Verified>({
+    max: 10_000,
+    ttl: VERIFIED_TTL_MS,
+  });
   private readonly jwks: JWTVerifyGetKey | undefined;
   private readonly apiKeys: ApiKeyStore;
 
@@ -95,7 +108,8 @@ export class Authenticator {
   private rememberedSub(token: string): string | undefined {
     const hit = this.verified.get(token);
     if (!hit) return undefined;
-    if (this.now() / 1000 > hit.expSeconds + this.config.clockToleranceSeconds) {
+    // jose's rule, in whole seconds: expired once floor(now) >= exp + tolerance.
+    if (Math.floor(this.now() / 1000) >= hit.expSeconds + this.config.clockToleranceSeconds) {
       this.verified.delete(token);
       throw unauthorized('Token has expired.');
     }
