@@ -74,6 +74,26 @@ export function createServices(config: EdgeConfig, deps: EdgeDeps): EdgeServices
 const builtinsFor = (builtins: boolean | string[]): Masker[] =>
   builtins === true ? builtinMaskers() : builtins === false ? [] : builtinMaskers(builtins);
 
+/** The API routes and the methods each takes: any other method there is a 405, not a 404. */
+const API_METHODS: Record<string, string[]> = {
+  '/v1/chat/completions': ['POST'],
+  '/v1/completions': ['POST'],
+  '/v1/models': ['GET'],
+  '/v1/dashboard': ['GET'],
+  '/health': ['GET'],
+  '/metrics': ['GET'],
+};
+
+const methodNotAllowed = (method: string, allow: string[]) =>
+  new HttpError(
+    405,
+    'invalid_request_error',
+    'method_not_allowed',
+    `${method} is not allowed here; use ${allow.join(' or ')}.`,
+    null,
+    { allow: allow.join(', ') },
+  );
+
 // itty passes handlers the request and our state; its own types want its IRequest.
 // biome-ignore lint/suspicious/noExplicitAny: the boundary with itty's loosely typed handlers
 type Handler = (...args: any[]) => unknown;
@@ -108,6 +128,10 @@ export function createEdgeApp(config: EdgeConfig, deps: EdgeDeps): EdgeApp {
   router.get('/health', () => healthResponse(s));
   router.get('/metrics', () => metricsResponse(s));
   mountPlayground(router, s, deps.fetchUpstream);
+  for (const [path, allow] of Object.entries(API_METHODS))
+    router.all(path, (request: Request) => {
+      throw methodNotAllowed(request.method, allow);
+    });
   router.all('*', (request: Request) => {
     throw notFound(`No route for ${request.method} ${new URL(request.url).pathname}.`);
   });

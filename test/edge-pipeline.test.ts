@@ -114,6 +114,24 @@ describe('edge output masking', () => {
 });
 
 describe('edge HTTP surface', () => {
+  it('answers 405 with allow for an unknown method on a known route, 404 for an unknown path', async () => {
+    for (const [method, path, allow] of [
+      ['GET', '/v1/chat/completions', 'POST'],
+      ['PUT', '/v1/completions', 'POST'],
+      ['DELETE', '/health', 'GET'],
+      ['POST', '/v1/models', 'GET'],
+    ] as const) {
+      const res = await fetch(`${edge.url}${path}`, { method, headers: await bearer() });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get('allow')).toBe(allow);
+      const error = await errorOf(res);
+      expect(error).toMatchObject({ type: 'invalid_request_error', code: 'method_not_allowed' });
+      expect(error.message).toContain(method);
+    }
+    const unknown = await fetch(`${edge.url}/v1/embeddings`, { method: 'POST' });
+    expect(unknown.status).toBe(404);
+  });
+
   it('echoes a sane x-request-id and makes one up otherwise, on every response', async () => {
     const echoed = await fetch(`${edge.url}/health`, { headers: { 'x-request-id': 'abc-123' } });
     expect(echoed.headers.get('x-request-id')).toBe('abc-123');
