@@ -2,6 +2,10 @@
  * Turns scheduled sequences into the graph's index and mask inputs. Sequences run in groups: all
  * single-token decodes together (Q = 1, no padding), and prefill chunks packed while padding to
  * the group's longest chunk stays cheap, so a long chunk never makes short ones pay for its length.
+ *
+ * A group is a dense [B, Q] block of tokens: a chunk shorter than Q is padded at its end, padded
+ * rows compute garbage that nothing reads (their keys are masked, their K/V is not stored, no
+ * logits are taken from them). Indices are int32 (ONNX Gather takes them), so no BigInt per element.
  */
 import type { ScheduledSequence } from '../runner.ts';
 import { fillRope, type RopeTables } from './rope.ts';
@@ -10,6 +14,8 @@ import { fillRope, type RopeTables } from './rope.ts';
 const MASKED = -1e30;
 /** A prefill group may hold this much padding relative to its real tokens. */
 const MAX_PADDING_RATIO = 0.25;
+/** The slot of a padding row: its K/V is not written to the pool. */
+export const PAD_SLOT = -1;
 
 export interface LogitRow {
   /** Index of the sequence within the step's batch. */
@@ -21,20 +27,25 @@ export interface LogitRow {
 export interface GroupFeeds {
   /** Batch indices of the sequences in this group, in order. */
   seqIndices: number[];
-  numTokens: number;
-  inputIds: BigInt64Array;
+  /** [B, Q]: sequences in the group and the longest chunk (rows per sequence). */
+  batchSize: number;
+  queryLength: number;
+  /** Keys per sequence: the longest history (Kh) plus Q. */
+  keyLength: number;
+  /** [B, Q] token ids, padding rows hold id 0. */
+  inputIds: Int32Array;
+  /** [B, Q] row of each token in ropeCos/ropeSin (int64 for RotaryEmbedding). */
   ropePosition: BigInt64Array;
   ropeCos: Float32Array;
   ropeSin: Float32Array;
-  queryIndex: BigInt64Array;
-  outIndex: BigInt64Array;
-  histIndex: BigInt64Array;
+  /** [B, Kh] pool slots of each sequence's history; short histories repeat slot 0 (masked). */
+  histIndex: Int32Array;
+  /** [B, 1, Q, K] additive mask. */
   attnMask: Float32Array;
-  /** [B, Q, K]. */
-  maskDims: [number, number, number];
-  logitIndex: BigInt64Array;
+  /** Rows of the flattened [B * Q] block whose logits are wanted. */
+  logitIndex: Int32Array;
   logitRows: LogitRow[];
-  /** KV slot of each new token, in flattened order. */
+  /** KV slot of each [B, Q] row, PAD_SLOT for padding. */
   slots: Int32Array;
 }
 
@@ -79,12 +90,54 @@ function historyStart(seq: ScheduledSequence, slidingWindow: number | null): num
   return Math.max(0, seq.startPosition - slidingWindow + 1);
 }
 
-function slotOf(seq: ScheduledSequence, position: number, blockSize: number): number {
-  const block = seq.blockTable[Math.floor(position / blockSize)];
-  if (block === undefined) {
-    throw new Error(`seq ${seq.seqId}: block table does not cover position ${position}`);
+function checkCoverage(seq: ScheduledSequence, blockSize: number): void {
+  const n = seq.tokenIds.length;
+  if (seq.blockTable.length * blockSize < seq.startPosition + n) {
+    throw new Error(
+      `seq ${seq.seqId}: block table covers ${seq.blockTable.length * blockSize} positions, needs ${seq.startPosition + n}`,
+    );
   }
-  return block * blockSize + (position % blockSize);
+  if (seq.slotMapping.length !== n) {
+    throw new Error(
+      `seq ${seq.seqId}: slotMapping has ${seq.slotMapping.length} slots for ${n} tokens`,
+    );
+  }
+}
+
+/** Writes the pool slots of positions [from, from + count) into `out` at `offset`. */
+function fillHistory(
+  seq: ScheduledSequence,
+  from: number,
+  count: number,
+  blockSize: number,
+  out: Int32Array,
+  offset: number,
+): void {
+  const { blockTable } = seq;
+  for (let j = 0; j < count; j++) {
+    const position = from + j;
+    const block = blockTable[Math.floor(position / blockSize)];
+    out[offset + j] = block * blockSize + (position % blockSize);
+  }
+}
+
+function emptyFeeds(seqIndices: number[], B: number, Q: number, Kh: number, half: number) {
+  const K = Kh + Q;
+  return {
+    seqIndices,
+    batchSize: B,
+    queryLength: Q,
+    keyLength: K,
+    inputIds: new Int32Array(B * Q),
+    ropePosition: new BigInt64Array(B * Q),
+    ropeCos: new Float32Array(B * Q * half),
+    ropeSin: new Float32Array(B * Q * half),
+    histIndex: new Int32Array(B * Kh),
+    attnMask: new Float32Array(B * Q * K).fill(MASKED),
+    logitIndex: new Int32Array(0),
+    logitRows: [],
+    slots: new Int32Array(B * Q).fill(PAD_SLOT),
+  } satisfies GroupFeeds;
 }
 
 export function planGroup(
@@ -95,64 +148,33 @@ export function planGroup(
   slidingWindow: number | null,
 ): GroupFeeds {
   const members = seqIndices.map((i) => seqs[i]);
+  for (const seq of members) checkCoverage(seq, blockSize);
   const B = members.length;
   const Q = Math.max(...members.map((s) => s.tokenIds.length));
   const starts = members.map((s) => historyStart(s, slidingWindow));
   const Kh = Math.max(...members.map((s, b) => s.startPosition - starts[b]));
-  const K = Kh + Q;
-  const T = members.reduce((sum, s) => sum + s.tokenIds.length, 0);
-  const feeds: GroupFeeds = {
-    seqIndices,
-    numTokens: T,
-    inputIds: new BigInt64Array(T),
-    ropePosition: new BigInt64Array(T),
-    ropeCos: new Float32Array(T * rope.invFreq.length),
-    ropeSin: new Float32Array(T * rope.invFreq.length),
-    queryIndex: new BigInt64Array(B * Q),
-    outIndex: new BigInt64Array(T),
-    histIndex: new BigInt64Array(B * Kh),
-    attnMask: new Float32Array(B * Q * K).fill(MASKED),
-    maskDims: [B, Q, K],
-    logitIndex: new BigInt64Array(0),
-    logitRows: [],
-    slots: new Int32Array(T),
-  };
-  const positions = new Float64Array(T);
+  const feeds: GroupFeeds = emptyFeeds(seqIndices, B, Q, Kh, rope.invFreq.length);
+  // Padding rows rotate by position 0: harmless, and their cos/sin rows stay finite.
+  const positions = new Float64Array(B * Q);
   const logitIndex: number[] = [];
-  let offset = 0;
   members.forEach((seq, b) => {
     const n = seq.tokenIds.length;
-    if (seq.blockTable.length * blockSize < seq.startPosition + n) {
-      throw new Error(
-        `seq ${seq.seqId}: block table covers ${seq.blockTable.length * blockSize} positions, needs ${seq.startPosition + n}`,
-      );
-    }
-    if (seq.slotMapping.length !== n) {
-      throw new Error(
-        `seq ${seq.seqId}: slotMapping has ${seq.slotMapping.length} slots for ${n} tokens`,
-      );
-    }
+    for (let r = b * Q; r < (b + 1) * Q; r++) feeds.ropePosition[r] = BigInt(r);
     for (let i = 0; i < n; i++) {
-      const t = offset + i;
-      feeds.inputIds[t] = BigInt(seq.tokenIds[i]);
-      feeds.ropePosition[t] = BigInt(t);
-      positions[t] = seq.startPosition + i;
-      feeds.queryIndex[b * Q + i] = BigInt(t);
-      feeds.outIndex[t] = BigInt(b * Q + i);
-      feeds.slots[t] = seq.slotMapping[i];
+      const r = b * Q + i;
+      feeds.inputIds[r] = seq.tokenIds[i];
+      positions[r] = seq.startPosition + i;
+      feeds.slots[r] = seq.slotMapping[i];
     }
     const histLen = seq.startPosition - starts[b];
-    for (let j = 0; j < histLen; j++) {
-      feeds.histIndex[b * Kh + j] = BigInt(slotOf(seq, starts[b] + j, blockSize));
-    }
+    fillHistory(seq, starts[b], histLen, blockSize, feeds.histIndex, b * Kh);
     fillMask(feeds.attnMask, b, Q, Kh, histLen, starts[b], seq.startPosition, n, slidingWindow);
     for (const row of wantedRows(seq)) {
-      logitIndex.push(offset + row);
+      logitIndex.push(b * Q + row);
       feeds.logitRows.push({ seqIndex: seqIndices[b], tokenIndex: row });
     }
-    offset += n;
   });
-  feeds.logitIndex = BigInt64Array.from(logitIndex.map(BigInt));
+  feeds.logitIndex = Int32Array.from(logitIndex);
   fillRope(rope, positions, feeds.ropeCos, feeds.ropeSin);
   return feeds;
 }
@@ -173,7 +195,12 @@ function fillMask(
   for (let i = 0; i < n; i++) {
     const queryPos = start + i;
     const row = (b * Q + i) * K;
-    const visible = (keyPos: number) => !slidingWindow || queryPos - keyPos < slidingWindow;
+    if (!slidingWindow) {
+      mask.fill(0, row, row + histLen);
+      mask.fill(0, row + Kh, row + Kh + i + 1);
+      continue;
+    }
+    const visible = (keyPos: number) => queryPos - keyPos < slidingWindow;
     for (let j = 0; j < histLen; j++) if (visible(histStart + j)) mask[row + j] = 0;
     for (let j = 0; j <= i; j++) if (visible(start + j)) mask[row + Kh + j] = 0;
   }

@@ -31,6 +31,8 @@ export interface CpuModelOptions extends DecoderGraphOptions {
    * off where the cores are shared and spinning only steals time from others.
    */
   allowSpinning?: boolean;
+  /** Extra ORT session options (profiling in benchmarks); they override ours. */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
 }
 
 export interface StepResult extends RunnerOutput {
@@ -74,6 +76,7 @@ export class CpuModel {
       extra: {
         session: { intra_op: { allow_spinning: options.allowSpinning === false ? '0' : '1' } },
       },
+      ...options.sessionOptions,
     });
     return new CpuModel(spec, session, new KvPool(spec, numBlocks, blockSize));
   }
@@ -114,20 +117,17 @@ export class CpuModel {
 
   /** Runs one planned group: scatters its new K/V into the pool, returns logits [N, vocab]. */
   async forward(f: GroupFeeds): Promise<Float32Array> {
-    const T = f.numTokens;
-    const [B, Q, K] = f.maskDims;
+    const { batchSize: B, queryLength: Q, keyLength: K } = f;
     const half = this.rope.invFreq.length;
     const feeds: Record<string, ort.Tensor> = {
       ...this.poolFeeds,
-      input_ids: new ort.Tensor('int64', f.inputIds, [T]),
-      rope_position: new ort.Tensor('int64', f.ropePosition, [1, T]),
-      rope_cos: new ort.Tensor('float32', f.ropeCos, [T, half]),
-      rope_sin: new ort.Tensor('float32', f.ropeSin, [T, half]),
-      query_index: new ort.Tensor('int64', f.queryIndex, [B * Q]),
-      out_index: new ort.Tensor('int64', f.outIndex, [T]),
-      hist_index: new ort.Tensor('int64', f.histIndex, [f.histIndex.length]),
-      attn_mask: new ort.Tensor('float32', f.attnMask, [B, 1, 1, Q, K]),
-      logit_index: new ort.Tensor('int64', f.logitIndex, [f.logitIndex.length]),
+      input_ids: new ort.Tensor('int32', f.inputIds, [B, Q]),
+      rope_position: new ort.Tensor('int64', f.ropePosition, [B, Q]),
+      rope_cos: new ort.Tensor('float32', f.ropeCos, [B * Q, half]),
+      rope_sin: new ort.Tensor('float32', f.ropeSin, [B * Q, half]),
+      hist_index: new ort.Tensor('int32', f.histIndex, [B, K - Q]),
+      attn_mask: new ort.Tensor('float32', f.attnMask, [B, 1, Q, K]),
+      logit_index: new ort.Tensor('int32', f.logitIndex, [f.logitIndex.length]),
     };
     const out = await this.session.run(feeds);
     for (let layer = 0; layer < this.spec.numLayers; layer++) {
@@ -136,6 +136,11 @@ export class CpuModel {
       this.pool.scatter(layer, f.slots, keys, values);
     }
     return out.logits.data as Float32Array;
+  }
+
+  /** Ends ORT profiling (sessions created with `sessionOptions.enableProfiling`). */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,13 @@
 /**
- * The decoder as one ONNX graph over a flattened batch of T new tokens (ragged sequences and
- * prefill chunks alike). Attention reads each sequence's history straight out of the host KV pool:
- * the pool's per-layer arrays are graph inputs (passed zero-copy), `hist_index` gathers each
- * sequence's past slots into a padded [B, Kh] layout, the new tokens' own K/V are appended, and an
- * additive mask [B,1,1,Q,Kh+Q] hides padding, the future and (Mistral) out-of-window keys. The graph
- * returns the new tokens' K/V per layer; the runner scatters them into the pool by slotMapping.
- * Logits are computed only for the rows in `logit_index`.
+ * The decoder as one ONNX graph over a dense [B, Q] block of new tokens (B sequences, each chunk
+ * padded to the longest, Q; decodes are Q = 1). Attention reads each sequence's history straight
+ * out of the host KV pool: the pool's per-layer arrays are graph inputs (passed zero-copy),
+ * `hist_index` [B, Kh] gathers each sequence's past slots, the new tokens' own K/V are appended,
+ * and ONNX's Attention (grouped-query heads) applies an additive mask [B,1,Q,Kh+Q] that hides
+ * padding, the future and (Mistral) out-of-window keys. The graph returns the new tokens' K/V per
+ * layer; the runner scatters them into the pool by slotMapping. Logits are computed only for the
+ * rows in `logit_index`. Few nodes per layer: at Q = 1 a step is dominated by per-node overhead
+ * once the matmuls are quantised.
  */
 import type { ModelSpec } from '../../model/config.ts';
 import type { WeightSet } from '../../model/loader.ts';
@@ -36,7 +38,8 @@ class DecoderBuilder {
   readonly g = new GraphBuilder();
   private readonly quant: QuantizeOptions | null;
   private readonly kvDim: number;
-  private shapes!: Record<'hist' | 'newKv' | 'q5' | 'scores5' | 'scores4' | 'out5', string>;
+  private batchShape: string | null = null;
+  private readonly blockShapes = new Map<number, string>();
 
   constructor(
     private readonly spec: ModelSpec,
@@ -66,14 +69,15 @@ class DecoderBuilder {
     return out;
   }
 
-  /** y = x·Wᵀ (+ bias) for an HF [n, k] weight, in fp32 (Gemm, transB) or quantised (MatMulNBits). */
+  /** y = x·Wᵀ (+ bias) for an HF [n, k] weight, in fp32 (Gemm) or quantised (MatMulNBits). */
   linear(x: string, id: string, weight: Float32Array, n: number, k: number, bias?: Float32Array) {
     const g = this.g;
-    const biasName = bias ? g.initializer(`${id}.bias`, bias, [n]) : null;
+    const biasName = bias ? g.initializer(`${id}.bias`, bias, [n]) : '';
     if (!this.quant) {
-      const inputs = [x, g.initializer(`${id}.weight`, weight, [n, k])];
+      // Gemm is 2-D: flatten [B, Q, k] (Reshape aliases, no copy) and restore [B, Q, n].
+      const inputs = [this.flat(x, k), g.initializer(`${id}.weight`, weight, [n, k])];
       if (biasName) inputs.push(biasName);
-      return g.op('Gemm', inputs, { transB: 1 });
+      return g.op('Reshape', [g.op('Gemm', inputs, { transB: 1 }), this.blockShape(n)]);
     }
     const m = quantizeMatrix(weight, n, k, this.quant);
     const blocks = Math.ceil(k / m.blockSize);
@@ -81,10 +85,12 @@ class DecoderBuilder {
       x,
       g.initializer(`${id}.qweight`, m.data, [n, blocks, (m.blockSize * m.bits) / 8]),
       g.initializer(`${id}.scales`, m.scales, [n * blocks]),
+      m.zeroPoints ? g.initializer(`${id}.zeros`, m.zeroPoints, [m.zeroPoints.length]) : '',
+      '',
+      biasName,
     ];
-    if (m.zeroPoints)
-      inputs.push(g.initializer(`${id}.zeros`, m.zeroPoints, [m.zeroPoints.length]));
-    const y = g.op(
+    while (inputs[inputs.length - 1] === '') inputs.pop();
+    return g.op(
       'MatMulNBits',
       inputs,
       {
@@ -96,7 +102,6 @@ class DecoderBuilder {
       },
       { domain: MS },
     );
-    return biasName ? g.op('Add', [y, biasName]) : y;
   }
 
   rmsNorm(x: string, weightName: string, factor = 1): string {
@@ -122,18 +127,31 @@ class DecoderBuilder {
     return [id[0], id[3]];
   }
 
+  /** [B*Q, width] view of a [B, Q, width] value. */
+  private flat(x: string, width: number): string {
+    return this.g.op('Reshape', [x, this.g.int64s([-1, width])]);
+  }
+
+  /** The shape [B, Q, width], from input_ids' [B, Q]; one Concat per distinct width. */
+  private blockShape(width: number): string {
+    let shape = this.blockShapes.get(width);
+    if (!shape) {
+      this.batchShape ??= this.g.op('Shape', ['input_ids']);
+      shape = this.g.op('Concat', [this.batchShape, this.g.int64s([width])], { axis: 0 });
+      this.blockShapes.set(width, shape);
+    }
+    return shape;
+  }
+
   build(): BuiltModel {
     const { spec, g } = this;
-    const ids = g.input('input_ids', DT.INT64, ['T']);
-    g.input('rope_position', DT.INT64, [1, 'T']);
-    g.input('rope_cos', DT.FLOAT, ['T', spec.headDim / 2]);
-    g.input('rope_sin', DT.FLOAT, ['T', spec.headDim / 2]);
-    g.input('query_index', DT.INT64, ['BQ']);
-    g.input('out_index', DT.INT64, ['T']);
-    g.input('hist_index', DT.INT64, ['BKh']);
-    g.input('attn_mask', DT.FLOAT, ['B', 1, 1, 'Q', 'K']);
-    g.input('logit_index', DT.INT64, ['N']);
-    this.buildShapes();
+    const ids = g.input('input_ids', DT.INT32, ['B', 'Q']);
+    g.input('rope_position', DT.INT64, ['B', 'Q']);
+    g.input('rope_cos', DT.FLOAT, ['BQ', spec.headDim / 2]);
+    g.input('rope_sin', DT.FLOAT, ['BQ', spec.headDim / 2]);
+    g.input('hist_index', DT.INT32, ['B', 'Kh']);
+    g.input('attn_mask', DT.FLOAT, ['B', 1, 'Q', 'K']);
+    g.input('logit_index', DT.INT32, ['N']);
 
     const embed = this.weights.float32('model.embed_tokens.weight');
     const embedName = g.initializer('embed', embed, [spec.vocabSize, spec.hiddenSize]);
@@ -158,63 +176,58 @@ class DecoderBuilder {
         residual = g.op('Add', [mlp, sum]);
       }
     }
-    const rows = g.op('Gather', [residual, 'logit_index'], { axis: 0 });
+    const rows = g.op('Gather', [this.flat(residual, spec.hiddenSize), 'logit_index'], {
+      axis: 0,
+    });
     const final = this.rmsNorm(rows, 'model.norm.weight');
     const logits = this.lmHead(final, embed, embedName);
     g.output(logits, 'logits', DT.FLOAT, ['N', spec.vocabSize]);
     return g.build();
   }
 
+  /** The LM head on [N, hidden] rows (already 2-D, so fp32 needs no reshape). */
   private lmHead(x: string, embed: Float32Array, embedName: string): string {
     const { spec, g } = this;
     if (!spec.tieWordEmbeddings) {
       const w = this.weights.float32('lm_head.weight');
+      if (!this.quant) {
+        return g.op(
+          'Gemm',
+          [x, g.initializer('lm_head.weight', w, [spec.vocabSize, spec.hiddenSize])],
+          {
+            transB: 1,
+          },
+        );
+      }
       return this.linear(x, 'lm_head', w, spec.vocabSize, spec.hiddenSize);
     }
     if (!this.quant) return g.op('Gemm', [x, embedName], { transB: 1 });
     return this.linear(x, 'lm_head', embed, spec.vocabSize, spec.hiddenSize);
   }
 
-  /** Shape tensors derived once from attn_mask's [B, 1, 1, Q, K]. */
-  private buildShapes(): void {
-    const { spec, g } = this;
-    const kvH = spec.numKvHeads;
-    const group = spec.numHeads / kvH;
-    const D = spec.headDim;
-    const ms = g.op('Shape', ['attn_mask']);
-    const pick = (i: number) => g.op('Slice', [ms, g.int64s([i]), g.int64s([i + 1])]);
-    const [B, Q, K] = [pick(0), pick(3), pick(4)];
-    const Kh = g.op('Sub', [K, Q]);
-    const cat = (parts: string[]) => g.op('Concat', parts, { axis: 0 });
-    this.shapes = {
-      hist: cat([B, Kh, g.int64s([kvH, D])]),
-      newKv: cat([B, Q, g.int64s([kvH, D])]),
-      q5: cat([B, Q, g.int64s([kvH, group, D])]),
-      scores5: cat([B, g.int64s([kvH, group]), Q, K]),
-      scores4: cat([B, g.int64s([kvH, -1]), K]),
-      out5: cat([B, g.int64s([kvH, group]), Q, g.int64s([D])]),
-    };
-  }
-
-  /** `factor` scales the per-head norm's weight (how q carries the attention scale on Qwen3). */
-  private rope(x: string, numHeads: number, normWeight: string | null, factor = 1): string {
+  /**
+   * RoPE on [B, Q, heads * headDim]; `factor` scales the per-head norm's weight (how q carries the
+   * attention scale on Qwen3). `output` names the result (the graph output for keys).
+   */
+  private rope(
+    x: string,
+    numHeads: number,
+    normWeight: string | null,
+    factor = 1,
+    output?: string,
+  ): string {
     const { spec, g } = this;
     let y = x;
     if (normWeight) {
-      const heads = g.op('Reshape', [y, g.int64s([0, numHeads, spec.headDim])]);
-      y = g.op('Reshape', [
-        this.rmsNorm(heads, normWeight, factor),
-        g.int64s([0, numHeads * spec.headDim]),
-      ]);
+      const heads = g.op('Reshape', [y, g.int64s([0, 0, numHeads, spec.headDim])]);
+      y = g.op('Reshape', [this.rmsNorm(heads, normWeight, factor), g.int64s([0, 0, -1])]);
     }
-    const y3 = g.op('Unsqueeze', [y, g.int64s([0])]);
-    const rotated = g.op(
+    return g.op(
       'RotaryEmbedding',
-      [y3, 'rope_position', 'rope_cos', 'rope_sin'],
+      [y, 'rope_position', 'rope_cos', 'rope_sin'],
       { interleaved: 0, num_heads: numHeads },
-      { domain: MS },
+      { domain: MS, outputs: output ? [output] : undefined },
     );
-    return g.op('Squeeze', [rotated, g.int64s([0])]);
   }
 
   private attention(layer: number, x: string): string {
@@ -228,56 +241,41 @@ class DecoderBuilder {
     // norm weight when there is one, instead of costing a Mul per layer.
     const attentionScale = 1 / Math.sqrt(spec.headDim);
     if (!spec.qkNorm) {
-      for (let i = 0; i < qDim * spec.hiddenSize; i++) weight[i] *= attentionScale;
-      if (bias) for (let i = 0; i < qDim; i++) bias[i] *= attentionScale;
+      scaleInPlace(weight.subarray(0, qDim * spec.hiddenSize), attentionScale);
+      if (bias) scaleInPlace(bias.subarray(0, qDim), attentionScale);
     }
     const qkv = this.linear(x, `${p}.qkv`, weight, qDim + 2 * kvDim, spec.hiddenSize, bias);
+    // v is split straight into its graph output: the runner stores it as is.
     const [q, k, v] = g.opMulti(
       'Split',
       [qkv, g.int64s([qDim, kvDim, kvDim])],
-      { axis: 1 },
-      { count: 3 },
+      { axis: 2 },
+      { count: 3, outputs: [`${p}.q`, `${p}.k`, presentValueName(layer)] },
     );
     const qNorm = spec.qkNorm ? `${p}.q_norm.weight` : null;
+    const kNorm = spec.qkNorm ? `${p}.k_norm.weight` : null;
     const qRot = this.rope(q, spec.numHeads, qNorm, attentionScale);
-    const kRot = this.rope(k, spec.numKvHeads, spec.qkNorm ? `${p}.k_norm.weight` : null);
-    g.output(kRot, presentKeyName(layer), DT.FLOAT, ['T', kvDim]);
-    g.output(v, presentValueName(layer), DT.FLOAT, ['T', kvDim]);
+    const kRot = this.rope(k, spec.numKvHeads, kNorm, 1, presentKeyName(layer));
+    g.output(kRot, presentKeyName(layer), DT.FLOAT, ['B', 'Q', kvDim]);
+    g.output(v, presentValueName(layer), DT.FLOAT, ['B', 'Q', kvDim]);
     g.input(pastKeyName(layer), DT.FLOAT, ['S', kvDim]);
     g.input(pastValueName(layer), DT.FLOAT, ['S', kvDim]);
-    const keys = this.keysFor(pastKeyName(layer), kRot);
-    const values = this.keysFor(pastValueName(layer), v);
-    return this.scaledDotProduct(layer, qRot, keys, values);
-  }
-
-  /** [B, Kh+Q, kvH, D]: the sequence's history from the pool followed by its new rows. */
-  private keysFor(pool: string, fresh: string): string {
-    const g = this.g;
-    const gathered = g.op('Gather', [pool, 'hist_index'], { axis: 0 });
-    // allowzero: an empty history (Kh = 0) must stay 0, not copy the input's dimension.
-    const hist = g.op('Reshape', [gathered, this.shapes.hist], { allowzero: 1 });
-    const padded = g.op('Gather', [fresh, 'query_index'], { axis: 0 });
-    const own = g.op('Reshape', [padded, this.shapes.newKv]);
-    return g.op('Concat', [hist, own], { axis: 1 });
-  }
-
-  private scaledDotProduct(layer: number, q: string, keys: string, values: string): string {
-    const { spec, g, shapes } = this;
-    const qDim = spec.numHeads * spec.headDim;
-    const qPad = g.op('Reshape', [g.op('Gather', [q, 'query_index'], { axis: 0 }), shapes.q5]);
-    const qHeads = g.op('Transpose', [qPad], { perm: [0, 2, 3, 1, 4] });
-    const q4 = g.op('Reshape', [qHeads, g.int64s([0, 0, -1, spec.headDim])]);
-    const kT = g.op('Transpose', [keys], { perm: [0, 2, 3, 1] });
-    const scores = g.op('Reshape', [g.op('MatMul', [q4, kT]), shapes.scores5]);
-    const probs = g.op('Softmax', [g.op('Add', [scores, 'attn_mask'])], { axis: -1 });
-    const v4 = g.op('Transpose', [values], { perm: [0, 2, 1, 3] });
-    const ctx = g.op('MatMul', [g.op('Reshape', [probs, shapes.scores4]), v4]);
-    const ctx5 = g.op('Reshape', [ctx, shapes.out5]);
-    const tokens = g.op('Transpose', [ctx5], { perm: [0, 3, 1, 2, 4] });
-    const flat = g.op('Reshape', [tokens, g.int64s([-1, qDim])]);
-    const out = g.op('Gather', [flat, 'out_index'], { axis: 0 });
+    const keys = this.withHistory(pastKeyName(layer), kRot);
+    const values = this.withHistory(pastValueName(layer), v);
+    const ctx = g.op('Attention', [qRot, keys, values, 'attn_mask'], {
+      q_num_heads: spec.numHeads,
+      kv_num_heads: spec.numKvHeads,
+      // q already carries 1/sqrt(headDim).
+      scale: { f: 1 },
+    });
     const w = this.weights.float32(`model.layers.${layer}.self_attn.o_proj.weight`);
-    return this.linear(out, `model.layers.${layer}.o_proj`, w, spec.hiddenSize, qDim);
+    return this.linear(ctx, `model.layers.${layer}.o_proj`, w, spec.hiddenSize, qDim);
+  }
+
+  /** [B, Kh+Q, kvDim]: each sequence's history gathered from the pool, then its new rows. */
+  private withHistory(pool: string, fresh: string): string {
+    const hist = this.g.op('Gather', [pool, 'hist_index'], { axis: 0 });
+    return this.g.op('Concat', [hist, fresh], { axis: 1 });
   }
 
   private mlp(layer: number, x: string): string {
@@ -289,13 +287,17 @@ class DecoderBuilder {
     const [gate, up] = g.opMulti(
       'Split',
       [gu, g.int64s([inter, inter])],
-      { axis: 1 },
+      { axis: 2 },
       { count: 2 },
     );
     const act = g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
     const down = this.weights.float32(`${p}.down_proj.weight`);
     return this.linear(g.op('Mul', [act, up]), `${p}.down`, down, spec.hiddenSize, inter);
   }
+}
+
+function scaleInPlace(values: Float32Array, factor: number): void {
+  for (let i = 0; i < values.length; i++) values[i] *= factor;
 }
 
 export function buildDecoderGraph(

@@ -51,8 +51,9 @@ export class GraphBuilder {
     return name;
   }
 
+  /** Declares a graph output; a value not already named `name` gets an Identity to rename it. */
   output(value: string, name: string, dataType: TensorDataType, dims: Dim[]): void {
-    this.op('Identity', [value], {}, { outputs: [name] });
+    if (value !== name) this.op('Identity', [value], {}, { outputs: [name] });
     this.outputs.push({ name, dataType, dims });
   }
 
@@ -131,7 +132,7 @@ export class GraphBuilder {
       irVersion: 10,
       producerName: 'edgeserve',
       opsets: [
-        { domain: '', version: 21 },
+        { domain: '', version: 23 },
         { domain: 'com.microsoft', version: 1 },
       ],
       graph: {

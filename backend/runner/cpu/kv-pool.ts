@@ -36,13 +36,14 @@ export class KvPool {
     return this.keys.length * 2 * this.numSlots * this.rowSize * BYTES_PER_FLOAT;
   }
 
-  /** Writes rows [T, rowSize] of new K and V for one layer into their slots. */
+  /** Writes rows [T, rowSize] of new K and V for one layer into their slots; -1 skips a row. */
   scatter(layer: number, slots: Int32Array, newKeys: Float32Array, newValues: Float32Array): void {
     const { rowSize } = this;
     const keys = this.keys[layer];
     const values = this.values[layer];
     for (let t = 0; t < slots.length; t++) {
       const slot = slots[t];
+      if (slot === -1) continue;
       if (slot < 0 || slot >= this.numSlots) {
         throw new Error(`KV slot ${slot} is outside the pool of ${this.numSlots} slots`);
       }

@@ -12,8 +12,13 @@ function random(n: number, seed: number): Float32Array {
   });
 }
 
-/** y = x·Wᵀ through ORT's MatMulNBits over our packed layout (fp32 compute). */
-async function matMulNBits(x: Float32Array, rows: number, q: ReturnType<typeof quantizeMatrix>) {
+/** y = x·Wᵀ + bias through ORT's MatMulNBits over our packed layout (fp32 compute). */
+async function matMulNBits(
+  x: Float32Array,
+  rows: number,
+  q: ReturnType<typeof quantizeMatrix>,
+  bias: Float32Array,
+) {
   const g = new GraphBuilder();
   const blocks = Math.ceil(q.k / q.blockSize);
   const inputs = [
@@ -21,7 +26,9 @@ async function matMulNBits(x: Float32Array, rows: number, q: ReturnType<typeof q
     g.initializer('b', q.data, [q.n, blocks, (q.blockSize * q.bits) / 8]),
     g.initializer('s', q.scales, [q.n * blocks]),
   ];
-  if (q.zeroPoints) inputs.push(g.initializer('z', q.zeroPoints, [q.zeroPoints.length]));
+  inputs.push(q.zeroPoints ? g.initializer('z', q.zeroPoints, [q.zeroPoints.length]) : '');
+  // The bias is MatMulNBits' sixth input (after the unused g_idx), as the decoder graph passes it.
+  inputs.push('', g.initializer('bias', bias, [q.n]));
   const y = g.op(
     'MatMulNBits',
     inputs,
@@ -42,6 +49,7 @@ const cases: QuantizeOptions[] = [
   { bits: 4, blockSize: 32, symmetric: false },
   { bits: 4, blockSize: 32, symmetric: true },
   { bits: 4, blockSize: 64, symmetric: false },
+  { bits: 4, blockSize: 128, symmetric: true },
   { bits: 8, blockSize: 32, symmetric: false },
   { bits: 8, blockSize: 16, symmetric: true },
 ];
@@ -62,13 +70,14 @@ describe.each(cases)('quantizeMatrix %o', (options) => {
     }
   });
 
-  it('is read by MatMulNBits exactly as dequantizeMatrix reads it', async () => {
+  it('is read by MatMulNBits exactly as dequantizeMatrix reads it, bias added', async () => {
     const x = random(m * k, 11);
-    const y = await matMulNBits(x, m, q);
+    const bias = random(n, 13);
+    const y = await matMulNBits(x, m, q, bias);
     const w = dequantizeMatrix(q);
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
-        let dot = 0;
+        let dot = bias[j];
         for (let c = 0; c < k; c++) dot += x[i * k + c] * w[j * k + c];
         expect(Math.abs(y[i * n + j] - dot)).toBeLessThan(1e-4);
       }
