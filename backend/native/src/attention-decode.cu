@@ -1,6 +1,8 @@
-// Paged attention for one query token per item (decode). A block serves one (item, kv head,
+// Paged attention for one query token per item (decode): version 1 below, version 2 in
+// attention-decode-v2.cuh, chosen per model (EDGESERVE_CUDA_DECODE_ATTENTION). A block serves one (item, kv head,
 // split): all q heads of the GQA group share each K/V row it reads. Long contexts are split over
 // several blocks (flash-decoding) whose partial softmax states a second kernel combines.
+#include "attention-decode-v2.cuh"
 #include "common.cuh"
 #include "kernels.h"
 
@@ -260,6 +262,35 @@ void launch_decode_attention(const AttentionArgs& a, const int32_t* item_token,
     case 32: return launch_hd<32>(a, item_token, item_seq, num_items, partition, splits, partial_out, partial_ml, stream);
     case 64: return launch_hd<64>(a, item_token, item_seq, num_items, partition, splits, partial_out, partial_ml, stream);
     case 128: return launch_hd<128>(a, item_token, item_seq, num_items, partition, splits, partial_out, partial_ml, stream);
+    default: throw Error("decode_attention: head_dim must be 16, 32, 64 or 128");
+  }
+}
+
+DecodeSplit plan_decode_split(const AttentionArgs& a, int num_items, int max_context,
+                              size_t partial_capacity, int num_sms) {
+  // Split while the grid holds fewer than ~4 blocks per SM and each split keeps >= 256 keys.
+  int blocks = num_items * a.num_kv_heads;
+  int splits = 1;
+  while (splits < 64 && blocks * splits < 4 * num_sms && max_context > splits * 256) splits *= 2;
+  while (splits > 1 && (size_t)num_items * a.num_heads * splits * a.head_dim > partial_capacity)
+    splits /= 2;
+  int partition = (max_context + splits - 1) / splits;
+  partition = (partition + 63) / 64 * 64;
+  splits = (max_context + partition - 1) / partition;
+  return {splits < 1 ? 1 : splits, partition < 64 ? 64 : partition};
+}
+
+void launch_decode_attention_v2(const AttentionArgs& a, const int32_t* item_token,
+                                const int32_t* item_seq, int num_items, const DecodeSplit& split,
+                                float* partial_out, float* partial_ml, cudaStream_t stream) {
+  if (num_items == 0) return;
+  require(a.num_heads % a.num_kv_heads == 0 && a.num_heads / a.num_kv_heads <= kMaxGroup,
+          "decode_attention: q heads per kv head must divide evenly and be <= 8");
+  switch (a.head_dim) {
+    case 16: return v2::launch<16>(a, item_token, item_seq, num_items, split, partial_out, partial_ml, stream);
+    case 32: return v2::launch<32>(a, item_token, item_seq, num_items, split, partial_out, partial_ml, stream);
+    case 64: return v2::launch<64>(a, item_token, item_seq, num_items, split, partial_out, partial_ml, stream);
+    case 128: return v2::launch<128>(a, item_token, item_seq, num_items, split, partial_out, partial_ml, stream);
     default: throw Error("decode_attention: head_dim must be 16, 32, 64 or 128");
   }
 }

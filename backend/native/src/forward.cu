@@ -51,6 +51,7 @@ void gemm(Model& m, const bf16* w, const bf16* x, void* y, int out, int tokens, 
 struct Plan {
   const int32_t *tokens, *positions, *slots, *query_start, *context_lens, *block_tables;
   const int32_t *item_token, *item_seq, *tile_seq, *tile_qbegin, *rows;
+  const int32_t* table_stride = nullptr;  // graphs: the block-table stride, on the device
   int num_items = 0, num_tiles = 0, max_context = 0, max_blocks_per_seq = 0;
   SampleArgs sampling{};  // device pointers for every row; sample_rows offsets them per chunk
 };
@@ -139,7 +140,9 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
   launch_embedding(p.tokens, m.embed, w.residual, num_tokens, h, c.vocab_size, st);
   AttentionArgs att{w.qkv, nullptr, nullptr, p.query_start, p.positions, p.context_lens,
                     p.block_tables, p.max_blocks_per_seq, c.block_size, c.num_heads, c.num_kv_heads, c.head_dim,
-                    1.f / std::sqrt((float)c.head_dim), w.attn};
+                    1.f / std::sqrt((float)c.head_dim), w.attn, p.table_stride};
+  DecodeSplit split = plan_decode_split(att, p.num_items, p.max_context, w.partial_capacity,
+                                        m.num_sms);
   for (int l = 0; l < c.num_layers; l++) {
     const LayerWeights& lw = m.layers[l];
     launch_add_rmsnorm(w.residual, l == 0 ? nullptr : w.tmp, lw.input_norm, w.normed, num_tokens,
@@ -151,8 +154,12 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
     launch_qkv_post(qa, st);
     att.k_cache = m.k_cache(l);
     att.v_cache = m.v_cache(l);
-    launch_decode_attention(att, p.item_token, p.item_seq, p.num_items, p.max_context,
-                            w.partial_out, w.partial_ml, w.partial_capacity, m.num_sms, st);
+    if (m.decode_v2)
+      launch_decode_attention_v2(att, p.item_token, p.item_seq, p.num_items, split,
+                                 w.partial_out, w.partial_ml, st);
+    else
+      launch_decode_attention(att, p.item_token, p.item_seq, p.num_items, p.max_context,
+                              w.partial_out, w.partial_ml, w.partial_capacity, m.num_sms, st);
     launch_prefill_attention(att, p.tile_seq, p.tile_qbegin, p.num_tiles, st);
     gemm(m, lw.o, w.attn, w.tmp, h, num_tokens, c.num_heads * c.head_dim, false);
     launch_add_rmsnorm(w.residual, w.tmp, lw.post_norm, w.normed, num_tokens, h, c.rms_norm_eps,
@@ -165,8 +172,9 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
                      st);
 }
 
-// Logits and sampling for rows [r0, r0 + n); results land in the pinned host mirrors.
-void sample_rows(Model& m, const es_batch& b, const Plan& p, int r0, int n, es_result& out) {
+// Logits and sampling for rows [r0, r0 + n), queued up to the copies into the pinned host
+// mirrors (no synchronisation: a captured graph holds exactly this).
+void enqueue_rows(Model& m, const Plan& p, int r0, int n) {
   const es_model_config& c = m.config;
   Workspace& w = m.ws;
   launch_gather_rows(w.normed, p.rows + r0, w.row_hidden, n, c.hidden_size, m.stream);
@@ -194,8 +202,6 @@ void sample_rows(Model& m, const es_batch& b, const Plan& p, int r0, int n, es_r
   a.out_top_ids = w.out_top_ids;
   a.out_top_logprobs = w.out_top_logprobs;
   launch_sampling(a, m.stream);
-  m.last_rows_begin = r0;
-  m.last_rows_count = n;
   cudaStream_t st = m.stream;
   constexpr int k = ES_MAX_TOP_LOGPROBS;
   CK(cudaMemcpyAsync(m.host_token, w.out_token, n * 4, cudaMemcpyDeviceToHost, st));
@@ -203,21 +209,40 @@ void sample_rows(Model& m, const es_batch& b, const Plan& p, int r0, int n, es_r
   CK(cudaMemcpyAsync(m.host_top_ids, w.out_top_ids, n * k * 4, cudaMemcpyDeviceToHost, st));
   CK(cudaMemcpyAsync(m.host_top_logprobs, w.out_top_logprobs, n * k * 4, cudaMemcpyDeviceToHost,
                      st));
-  if (b.keep_logits && out.logits)
-    CK(cudaMemcpyAsync(out.logits + (size_t)r0 * c.vocab_size, w.logits,
-                       (size_t)n * c.vocab_size * 4, cudaMemcpyDeviceToHost, st));
-  CK(cudaStreamSynchronize(st));
+}
+
+// Waits for the step and moves rows [r0, r0 + n) from the pinned mirrors into the result.
+void finish_rows(Model& m, int r0, int n, es_result& out) {
+  constexpr int k = ES_MAX_TOP_LOGPROBS;
+  CK(cudaStreamSynchronize(m.stream));
+  m.last_rows_begin = r0;
+  m.last_rows_count = n;
   std::memcpy(out.token + r0, m.host_token, n * 4);
   std::memcpy(out.logprob + r0, m.host_logprob, n * 4);
   std::memcpy(out.top_ids + (size_t)r0 * k, m.host_top_ids, (size_t)n * k * 4);
   std::memcpy(out.top_logprobs + (size_t)r0 * k, m.host_top_logprobs, (size_t)n * k * 4);
 }
 
+void sample_rows(Model& m, const es_batch& b, const Plan& p, int r0, int n, es_result& out) {
+  enqueue_rows(m, p, r0, n);
+  if (b.keep_logits && out.logits)
+    CK(cudaMemcpyAsync(out.logits + (size_t)r0 * m.config.vocab_size, m.ws.logits,
+                       (size_t)n * m.config.vocab_size * 4, cudaMemcpyDeviceToHost, m.stream));
+  finish_rows(m, r0, n, out);
+}
+
 }  // namespace
+
+}  // namespace es
+
+#include "decode-graph.cuh"
+
+namespace es {
 
 void model_execute(Model& m, const es_batch& b, es_result& out) {
   CK(cudaSetDevice(0));
   check_batch(m, b);
+  if (graph_step(m, b, out)) return;
   Plan p = stage_batch(m, b);
   CK(cudaMemcpyAsync(m.staging.device, m.staging.host, m.staging.used, cudaMemcpyHostToDevice,
                      m.stream));

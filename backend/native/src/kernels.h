@@ -52,12 +52,25 @@ struct AttentionArgs {
   int num_heads, num_kv_heads, head_dim;
   float scale;
   bf16* out;  // [num_tokens, nh * hd]
+  // Decode v2 only: when set, the block-table row stride is read here on the device (captured
+  // graphs, whose host arguments are frozen), else max_blocks_per_seq is used.
+  const int32_t* table_stride;
 };
 // One query token per item (decode); split-K over the context when few items fill the GPU.
 void launch_decode_attention(const AttentionArgs& a, const int32_t* item_token,
                              const int32_t* item_seq, int num_items, int max_context,
                              float* partial_out, float* partial_ml, size_t partial_capacity,
                              int num_sms, cudaStream_t stream);
+// Version 2 (q in registers, one pass per tile, online softmax). The split plan is separate so a
+// captured graph can fix it for the longest context it will ever see.
+struct DecodeSplit {
+  int splits, partition;
+};
+DecodeSplit plan_decode_split(const AttentionArgs& a, int num_items, int max_context,
+                              size_t partial_capacity, int num_sms);
+void launch_decode_attention_v2(const AttentionArgs& a, const int32_t* item_token,
+                                const int32_t* item_seq, int num_items, const DecodeSplit& split,
+                                float* partial_out, float* partial_ml, cudaStream_t stream);
 // Tiles of up to 64 query tokens of one sequence (prefill and chunked prefill).
 void launch_prefill_attention(const AttentionArgs& a, const int32_t* tile_seq,
                               const int32_t* tile_qbegin, int num_tiles, cudaStream_t stream);

@@ -2,6 +2,8 @@
 // from what cudaMemGetInfo says is left under --gpu-memory-utilization.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include "kernels.h"
 #include "model.h"
@@ -140,16 +142,24 @@ void model_init(Model& m, const es_model_config& config) {
   CK(cudaMalloc(&m.workspace_arena, m.workspace_bytes));
   Bump ws{m.workspace_arena};
   lay_out_workspace(m, ws);
+  // Padded graph slots never get attention written; keep their rows finite from the start.
+  CK(cudaMemset(m.ws.attn, 0, (size_t)c.max_num_batched_tokens * c.num_heads * c.head_dim * 2));
+  const char* att = std::getenv("EDGESERVE_CUDA_DECODE_ATTENTION");
+  m.decode_v2 = !(att && std::strcmp(att, "v1") == 0);
+  const char* graphs = std::getenv("EDGESERVE_CUDA_GRAPHS");
+  m.graphs_enabled = m.decode_v2 && !(graphs && std::strcmp(graphs, "0") == 0);
   int rows = m.ws.row_capacity;
   CK(cudaMallocHost(&m.host_token, rows * sizeof(int32_t)));
   CK(cudaMallocHost(&m.host_logprob, rows * sizeof(float)));
   CK(cudaMallocHost(&m.host_top_ids, rows * ES_MAX_TOP_LOGPROBS * sizeof(int32_t)));
   CK(cudaMallocHost(&m.host_top_logprobs, rows * ES_MAX_TOP_LOGPROBS * sizeof(float)));
+  if (m.graphs_enabled) graphs_init(m);
 }
 
 void model_free(Model& m) {
   // Teardown: report nothing, free everything that exists.
   if (m.stream) cudaStreamSynchronize(m.stream);
+  graphs_free(m);
   if (m.cublas) cublasDestroy(m.cublas);
   for (void* p : {(void*)m.weight_arena, (void*)m.workspace_arena, (void*)m.kv_cache,
                   (void*)m.inv_freq, m.cublas_workspace, (void*)m.staging.device,

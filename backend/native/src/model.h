@@ -29,6 +29,19 @@ struct Staging {
   size_t used = 0;
 };
 
+// Captured pure-decode steps (decode-graph.cuh): one graph per batch-size bucket, all reading
+// their per-step inputs from one fixed pinned/device arena pair that is refilled before replay.
+struct DecodeGraph {
+  int bucket = 0;
+  cudaGraphExec_t exec = nullptr;
+};
+struct GraphInputs {
+  char* host = nullptr;
+  char* device = nullptr;
+  size_t bytes = 0;
+  int max_bucket = 0, blocks_per_row = 0, pen_capacity = 0, ban_capacity = 0;
+};
+
 struct Model {
   es_model_config config;
   std::vector<float> inv_freq_host;
@@ -52,6 +65,12 @@ struct Model {
   // Pinned mirrors of the sampling outputs.
   int32_t *host_token = nullptr, *host_top_ids = nullptr;
   float *host_logprob = nullptr, *host_top_logprobs = nullptr;
+  // Switches read once from the environment (A/B and fallback): EDGESERVE_CUDA_DECODE_ATTENTION
+  // (v2 default, v1 the first kernel) and EDGESERVE_CUDA_GRAPHS (1 default, 0 eager only).
+  bool decode_v2 = true;
+  bool graphs_enabled = true;
+  GraphInputs graph_inputs;
+  std::vector<DecodeGraph> graphs;
 
   int qkv_dim() const {
     return (config.num_heads + 2 * config.num_kv_heads) * config.head_dim;
@@ -70,5 +89,7 @@ void model_dummy(Model& m, uint64_t seed);
 void model_allocate_kv(Model& m, double utilization, int override_blocks, es_kv_info* out);
 void model_execute(Model& m, const es_batch& batch, es_result& result);
 void model_last_logits(Model& m, const int32_t* rows, int n, float* out);
+void graphs_init(Model& m);  // decode-graph.cuh
+void graphs_free(Model& m);
 
 }  // namespace es
