@@ -43,7 +43,8 @@ export interface EdgeApp {
   close(): void;
 }
 
-const jsonLog = (record: LogRecord) =>
+/** The default log: one JSON line per record on stdout. */
+export const jsonLog = (record: LogRecord) =>
   console.log(JSON.stringify({ time: new Date().toISOString(), ...record }));
 
 export function createServices(config: EdgeConfig, deps: EdgeDeps): EdgeServices {

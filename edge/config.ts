@@ -5,6 +5,7 @@
  * the key. This is the only edge module that sees the environment; callers hand it in.
  */
 import { ConfigError } from '../shared/config.ts';
+import { isDiscoverySpec, parseBackendSpec } from './backend-spec.ts';
 
 export interface RateLimits {
   requestsPerMinute: number;
@@ -246,6 +247,10 @@ export function splitUrls(text: string): string[] {
 /** Checks the finished config; returns it for chaining. */
 export function validateConfig(config: EdgeConfig): EdgeConfig {
   for (const url of config.routing.urls) {
+    if (isDiscoverySpec(url)) {
+      checkDiscoverySpec(url);
+      continue;
+    }
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -269,10 +274,23 @@ export function validateConfig(config: EdgeConfig): EdgeConfig {
   return config;
 }
 
+function checkDiscoverySpec(spec: string): void {
+  try {
+    parseBackendSpec(spec);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 /** Builds the config from an EDGE_CONFIG document (already read) and env: the Workers path. */
 export function configFromEnv(env: EdgeEnv, configJson?: string): EdgeConfig {
   const config = defaultConfig();
   if (configJson?.trim()) applyConfigJson(config, configJson);
   applyEnv(config, env);
+  const spec = config.routing.urls.find(isDiscoverySpec);
+  if (spec)
+    throw new ConfigError(
+      `backend '${spec}': DNS discovery needs the Node edge (Workers has no DNS API); list URLs`,
+    );
   return validateConfig(config);
 }

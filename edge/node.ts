@@ -13,11 +13,13 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { createEdgeApp, type EdgeApp } from './app.ts';
+import { createEdgeApp, type EdgeApp, jsonLog } from './app.ts';
 import type { EdgeConfig } from './config.ts';
 import type { LogRecord } from './context.ts';
+import { BackendDiscovery, type DnsResolver, isDiscoverySpec } from './discovery.ts';
 import { loadNodeConfig, type NodeConfigSources } from './node-config.ts';
 import { createNodeUpstream } from './node-upstream.ts';
+import type { BackendPool } from './upstream.ts';
 
 export interface NodeEdgeOptions extends NodeConfigSources {
   /** A finished config; when absent it is built from env, configFile and backendUrls. */
@@ -29,6 +31,8 @@ export interface NodeEdgeOptions extends NodeConfigSources {
   tlsCert?: string;
   tlsKey?: string;
   log?: (record: LogRecord) => void;
+  /** DNS for `dns+`/`srv+` backend specs (tests); the system resolver otherwise. */
+  resolver?: DnsResolver;
 }
 
 export interface NodeEdge {
@@ -46,12 +50,19 @@ export const SERVER_TIMEOUTS = {
 
 export async function startNodeEdge(options: NodeEdgeOptions = {}): Promise<NodeEdge> {
   const config = options.config ?? loadNodeConfig(options);
+  const log = options.log ?? jsonLog;
+  // Discovery resolves before the app exists; its later changes go to the app's pool.
+  const target: { pool?: BackendPool } = {};
+  const discovery = await discoverBackends(config, log, options.resolver, (urls) =>
+    target.pool?.setUrls(urls),
+  );
   const upstream = createNodeUpstream(config.routing);
   const app = createEdgeApp(config, {
     fetchUpstream: upstream.fetchUpstream,
-    log: options.log,
+    log,
     sha256Hex: (text) => createHash('sha256').update(text).digest('hex'),
   });
+  target.pool = app.services.pool;
   const handler = (req: IncomingMessage, res: ServerResponse) => void serve(app, req, res);
   const tls = options.tlsCert && options.tlsKey;
   const server: Server = tls
@@ -74,12 +85,14 @@ export async function startNodeEdge(options: NodeEdgeOptions = {}): Promise<Node
     server.listen(options.port ?? 8787, host, () => resolve());
   });
   app.startHealthChecks();
+  discovery?.start();
   const { port } = server.address() as AddressInfo;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return {
     url: `${tls ? 'https' : 'http'}://${shownHost}:${port}`,
     app,
     async close() {
+      discovery?.stop();
       app.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -91,6 +104,29 @@ export async function startNodeEdge(options: NodeEdgeOptions = {}): Promise<Node
       await upstream.close();
     },
   };
+}
+
+/**
+ * When the backend list holds `dns+`/`srv+` specs: resolves them once (the app starts with the
+ * answer, possibly empty: /health says 503 until DNS lists a backend) and returns the discovery
+ * that keeps the pool current, re-resolving at the health-check interval.
+ */
+async function discoverBackends(
+  config: EdgeConfig,
+  log: (record: LogRecord) => void,
+  resolver: DnsResolver | undefined,
+  onChange: (urls: string[]) => void,
+): Promise<BackendDiscovery | undefined> {
+  if (!config.routing.urls.some(isDiscoverySpec)) return undefined;
+  const discovery = new BackendDiscovery([...config.routing.urls], {
+    intervalMs: config.routing.healthCheckIntervalMs,
+    onChange,
+    onError: (spec, err) =>
+      log({ level: 'warn', msg: 'backend discovery failed', spec, error: String(err) }),
+    resolver,
+  });
+  config.routing.urls = await discovery.refresh();
+  return discovery;
 }
 
 /** Sockets with no request in progress (including ones that never sent one). */

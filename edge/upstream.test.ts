@@ -68,3 +68,20 @@ describe('BackendRouter.pick', () => {
     expect(router.pick('conversation', new Set([other]))).toBe(preferred);
   });
 });
+
+describe('BackendPool.setUrls', () => {
+  it('keeps known backends (with their state) by URL, adds new ones, drops removed ones', () => {
+    const pool = new BackendPool(routing(['http://a', 'http://b']), noFetch, () => 0);
+    const [a, b] = pool.backends;
+    a!.outstanding = 1;
+    b!.markUnhealthy('gone');
+    pool.setUrls(['http://b', 'http://c', 'http://c']);
+    expect(pool.backends.map((x) => x.url)).toEqual(['http://b', 'http://c']);
+    expect(pool.backends[0]).toBe(b);
+    expect(pool.backends[0]!.healthy).toBe(false);
+    expect(pool.backends[1]!.healthy).toBe(true);
+    pool.setUrls([]);
+    expect(pool.backends).toEqual([]);
+    expect(pool.anyHealthy()).toBe(false);
+  });
+});

@@ -128,7 +128,8 @@ export class Backend {
 }
 
 export class BackendPool {
-  readonly backends: Backend[];
+  /** Replaced (never edited in place) by `setUrls`, so a loop over it is never disturbed. */
+  backends: Backend[];
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastCheckAt = Number.NEGATIVE_INFINITY;
   private checking: Promise<void> | undefined;
@@ -139,6 +140,24 @@ export class BackendPool {
     private readonly now: () => number = Date.now,
   ) {
     this.backends = config.urls.map((url) => new Backend(url, config));
+  }
+
+  /**
+   * Changes the backend list (DNS discovery): a URL already known keeps its Backend, with its
+   * health, circuit and in-flight count; new URLs join healthy and are checked at once when
+   * checks are running; dropped ones leave (requests already on them finish).
+   */
+  setUrls(urls: readonly string[]): void {
+    const known = new Map(this.backends.map((b) => [b.url, b]));
+    const added: Backend[] = [];
+    this.backends = [...new Set(urls)].map((url) => {
+      const backend = known.get(url);
+      if (backend) return backend;
+      const fresh = new Backend(url, this.config);
+      added.push(fresh);
+      return fresh;
+    });
+    if (this.timer) for (const backend of added) void this.check(backend);
   }
 
   states(): BackendState[] {
@@ -165,9 +184,10 @@ export class BackendPool {
     return this.checkAll();
   }
 
-  /** Node: checks now and then every interval until `stop()`. */
+  /** Node: checks now and then every interval until `stop()` (also while the list is empty:
+   * discovery may fill it later). */
   start(): void {
-    if (this.timer || this.backends.length === 0) return;
+    if (this.timer) return;
     void this.checkAll();
     this.timer = setInterval(() => void this.checkAll(), this.config.healthCheckIntervalMs);
     this.timer.unref?.();
