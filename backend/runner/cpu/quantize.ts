@@ -24,31 +24,89 @@ export interface QuantizedMatrix {
   zeroPoints: Uint8Array | null;
 }
 
-function quantizeBlock(
-  row: Float32Array,
+/** Scale and zero point of one block, written to `out` (no allocation per block). */
+function blockParams(
+  weight: Float32Array,
   start: number,
   end: number,
   maxQ: number,
   symmetric: boolean,
-): { scale: number; zeroPoint: number } {
+  out: Float64Array,
+): void {
   let min = 0;
   let max = 0;
   for (let i = start; i < end; i++) {
-    if (row[i] < min) min = row[i];
-    if (row[i] > max) max = row[i];
+    const x = weight[i];
+    if (x < min) min = x;
+    if (x > max) max = x;
   }
   const mid = (maxQ + 1) / 2;
   if (symmetric) {
     const absMax = Math.max(-min, max);
-    return { scale: absMax === 0 ? 1 : absMax / (mid - 1), zeroPoint: mid };
+    out[0] = absMax === 0 ? 1 : absMax / (mid - 1);
+    out[1] = mid;
+    return;
   }
   const range = max - min;
-  if (range === 0) return { scale: 1, zeroPoint: mid };
+  if (range === 0) {
+    out[0] = 1;
+    out[1] = mid;
+    return;
+  }
   const scale = range / maxQ;
-  return { scale, zeroPoint: Math.min(maxQ, Math.max(0, Math.round(-min / scale))) };
+  out[0] = scale;
+  out[1] = Math.min(maxQ, Math.max(0, Math.round(-min / scale)));
 }
 
-/** Quantises a row-major [n, k] float matrix (the HF [out, in] layout). */
+/**
+ * round(x / scale) + zeroPoint, clamped to [0, maxQ], given `offset` = zeroPoint + 0.5: floor and
+ * a multiply by the inverse scale cost a fraction of Math.round and a division per weight.
+ */
+function level(x: number, inverseScale: number, offset: number, maxQ: number): number {
+  const q = Math.floor(x * inverseScale + offset);
+  return q < 0 ? 0 : q > maxQ ? maxQ : q;
+}
+
+/** Writes one block's levels at `blob`; padding past `end` quantises to the zero point (0.0). */
+function packBlock(
+  weight: Float32Array,
+  start: number,
+  end: number,
+  blockSize: number,
+  bits: 4 | 8,
+  inverse: number,
+  offset: number,
+  data: Uint8Array,
+  blob: number,
+): void {
+  const maxQ = (1 << bits) - 1;
+  const full = end - start === blockSize;
+  if (bits === 8) {
+    for (let i = 0; i < blockSize; i++) {
+      const x = full || start + i < end ? weight[start + i] : 0;
+      data[blob + i] = level(x, inverse, offset, maxQ);
+    }
+    return;
+  }
+  if (full) {
+    for (let i = 0; i < blockSize; i += 2) {
+      const lo = level(weight[start + i], inverse, offset, maxQ);
+      data[blob + (i >> 1)] = lo | (level(weight[start + i + 1], inverse, offset, maxQ) << 4);
+    }
+    return;
+  }
+  for (let i = 0; i < blockSize; i += 2) {
+    const lo = start + i < end ? weight[start + i] : 0;
+    const hi = start + i + 1 < end ? weight[start + i + 1] : 0;
+    data[blob + (i >> 1)] =
+      level(lo, inverse, offset, maxQ) | (level(hi, inverse, offset, maxQ) << 4);
+  }
+}
+
+/**
+ * Quantises a row-major [n, k] float matrix (the HF [out, in] layout). Loops are flat over typed
+ * arrays, with no allocation per block: a 0.5B model quantises in seconds, not tens of seconds.
+ */
 export function quantizeMatrix(
   weight: Float32Array,
   n: number,
@@ -63,25 +121,22 @@ export function quantizeMatrix(
   const scales = new Float32Array(n * blocksPerRow);
   const zpBytesPerRow = bits === 4 ? Math.ceil(blocksPerRow / 2) : blocksPerRow;
   const zeroPoints = symmetric ? null : new Uint8Array(n * zpBytesPerRow);
+  const params = new Float64Array(2);
   for (let r = 0; r < n; r++) {
-    const row = weight.subarray(r * k, (r + 1) * k);
+    const rowEnd = (r + 1) * k;
     for (let b = 0; b < blocksPerRow; b++) {
-      const start = b * blockSize;
-      const end = Math.min(start + blockSize, k);
-      const { scale, zeroPoint } = quantizeBlock(row, start, end, maxQ, symmetric);
+      const start = r * k + b * blockSize;
+      const end = Math.min(start + blockSize, rowEnd);
+      blockParams(weight, start, end, maxQ, symmetric, params);
+      const scale = params[0];
+      const zeroPoint = params[1];
       scales[r * blocksPerRow + b] = scale;
       if (zeroPoints) {
         if (bits === 8) zeroPoints[r * zpBytesPerRow + b] = zeroPoint;
         else zeroPoints[r * zpBytesPerRow + (b >> 1)] |= zeroPoint << ((b & 1) * 4);
       }
       const blob = (r * blocksPerRow + b) * blobBytes;
-      for (let i = 0; i < blockSize; i++) {
-        // Padding past k quantises to the zero point, i.e. to 0.0.
-        const x = start + i < end ? row[start + i] : 0;
-        const q = Math.min(maxQ, Math.max(0, Math.round(x / scale) + zeroPoint));
-        if (bits === 8) data[blob + i] = q;
-        else data[blob + (i >> 1)] |= q << ((i & 1) * 4);
-      }
+      packBlock(weight, start, end, blockSize, bits, 1 / scale, zeroPoint + 0.5, data, blob);
     }
   }
   return { n, k, bits, blockSize, data, scales, zeroPoints };
