@@ -9,9 +9,10 @@
  * Each figure is printed beside its roofline from the measured copy bandwidth and GEMM rate.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { ModelSpec } from '../../backend/model/config.ts';
 import { createCudaRunner } from '../../backend/runner/cuda/cuda-runner.ts';
 import type { Runner } from '../../backend/runner/runner.ts';
+import { random8b } from './bench-latency.ts';
+import { kvBytesPerToken, llama31_8b, qwen3_0_6b, weightParams } from './bench-specs.ts';
 import { makeEngine, runAll } from './engine-run.ts';
 
 /** Counts steps and the time inside runner.execute (GPU + native), to split engine overhead out. */
@@ -27,64 +28,6 @@ function timed(runner: Runner) {
   };
   return stats;
 }
-
-const qwen3_0_6b: ModelSpec = {
-  architecture: 'qwen3',
-  vocabSize: 151936,
-  hiddenSize: 1024,
-  intermediateSize: 3072,
-  numLayers: 28,
-  numHeads: 16,
-  numKvHeads: 8,
-  headDim: 128,
-  rmsNormEps: 1e-6,
-  ropeTheta: 1000000,
-  ropeScaling: null,
-  maxPositionEmbeddings: 40960,
-  tieWordEmbeddings: true,
-  attentionBias: false,
-  qkNorm: true,
-  dtype: 'bfloat16',
-  bosTokenId: null,
-  eosTokenIds: [151645],
-};
-
-const llama31_8b: ModelSpec = {
-  architecture: 'llama',
-  vocabSize: 128256,
-  hiddenSize: 4096,
-  intermediateSize: 14336,
-  numLayers: 32,
-  numHeads: 32,
-  numKvHeads: 8,
-  headDim: 128,
-  rmsNormEps: 1e-5,
-  ropeTheta: 500000,
-  ropeScaling: {
-    type: 'llama3',
-    factor: 8,
-    lowFreqFactor: 1,
-    highFreqFactor: 4,
-    originalMaxPositionEmbeddings: 8192,
-  },
-  maxPositionEmbeddings: 131072,
-  tieWordEmbeddings: false,
-  attentionBias: false,
-  qkNorm: false,
-  dtype: 'bfloat16',
-  bosTokenId: 128000,
-  eosTokenIds: [128001],
-};
-
-/** Parameter count (bytes at bf16 = 2×) of the weights one decode step reads. */
-function weightParams(s: ModelSpec): number {
-  const q = s.numHeads * s.headDim;
-  const kv = s.numKvHeads * s.headDim;
-  const layer =
-    s.hiddenSize * (q + 2 * kv) + q * s.hiddenSize + 3 * s.hiddenSize * s.intermediateSize;
-  return s.numLayers * layer + s.vocabSize * s.hiddenSize;
-}
-const kvBytesPerToken = (s: ModelSpec) => 2 * s.numLayers * s.numKvHeads * s.headDim * 2;
 
 function lcg(seed: number) {
   let x = seed >>> 0;
@@ -279,14 +222,17 @@ async function decodeStep(roof: { copy_bytes_per_s: number }) {
 const [out, rooflinePath, ...which] = process.argv.slice(2);
 const roof = JSON.parse(readFileSync(rooflinePath, 'utf8'));
 const report: Record<string, unknown> = { date: new Date().toISOString(), roofline: roof };
+// random8b:WORKLOAD.json:COUNT runs the peer comparison on the workload's first COUNT prompts.
 for (const name of which.length ? which : ['throughput', 'decode8b']) {
   try {
+    const [kind, ...args] = name.split(':');
     const benches: Record<string, () => Promise<unknown>> = {
       throughput: () => throughput(roof),
       decode8b: () => decode8b(roof),
       decodeStep: () => decodeStep(roof),
+      random8b: () => random8b(args[0]!, Number(args[1] ?? 1000)),
     };
-    report[name] = await benches[name]!();
+    report[name] = await benches[kind!]!();
     console.log(name, JSON.stringify(report[name]));
   } catch (err) {
     console.error(`${name}: FAILED`, err);
