@@ -184,6 +184,62 @@ const INT_FIELDS = [
   'priority',
 ] as const;
 
+const SAMPLING_KEYS = [...NUMBER_FIELDS, ...INT_FIELDS, 'stop', 'stop_token_ids', 'ignore_eos'];
+const COMMON_KEYS = ['model', 'stream', 'stream_options', 'user', ...SAMPLING_KEYS];
+const CHAT_KEYS = new Set([
+  ...COMMON_KEYS,
+  'messages',
+  'logprobs',
+  'top_logprobs',
+  'tools',
+  'tool_choice',
+  'response_format',
+  'logit_bias',
+  'parallel_tool_calls',
+]);
+const COMPLETION_KEYS = new Set([
+  ...COMMON_KEYS,
+  'prompt',
+  'echo',
+  'logprobs',
+  'suffix',
+  'best_of',
+  'logit_bias',
+]);
+
+const unsupported = (param: string, what: string) =>
+  badRequest(`'${param}' ${what} is not supported by this server.`, param, 'unsupported_parameter');
+
+/**
+ * Nothing a client sends is silently dropped: an unknown field is a 400 (OpenAI's own answer), and
+ * known fields we do not implement are accepted only in their no-op form.
+ */
+function checkKnownFields(body: Json, allowed: ReadonlySet<string>): void {
+  for (const key of Object.keys(body))
+    if (!allowed.has(key))
+      throw badRequest(
+        `Unrecognized request argument supplied: ${key}`,
+        key,
+        'unsupported_parameter',
+      );
+  const present = (key: string) => body[key] !== undefined && body[key] !== null;
+  if (present('tools') && !(Array.isArray(body.tools) && body.tools.length === 0))
+    throw unsupported('tools', '(tool calling)');
+  if (present('tool_choice') && body.tool_choice !== 'none' && body.tool_choice !== 'auto')
+    throw unsupported('tool_choice', `${JSON.stringify(body.tool_choice)}`);
+  const format = body.response_format as Json | null | undefined;
+  if (present('response_format') && !(kindOf(format) === 'object' && format!.type === 'text'))
+    throw unsupported('response_format', '(structured output)');
+  const bias = body.logit_bias;
+  if (
+    present('logit_bias') &&
+    !(kindOf(bias) === 'object' && Object.keys(bias as Json).length === 0)
+  )
+    throw unsupported('logit_bias', '(a non-empty bias)');
+  if (present('best_of') && body.best_of !== 1 && body.best_of !== (body.n ?? 1))
+    throw unsupported('best_of', 'other than n');
+}
+
 function checkSamplingFields(body: Json): void {
   expect(typeof body.model === 'string', 'model', 'a string', body.model);
   for (const key of NUMBER_FIELDS)
@@ -235,6 +291,7 @@ function checkMessage(m: unknown, i: number): void {
 export function parseChatRequest(body: unknown): ChatCompletionRequest {
   expect(kindOf(body) === 'object', 'body', 'a JSON object', body);
   const b = body as Json;
+  checkKnownFields(b, CHAT_KEYS);
   checkSamplingFields(b);
   expect(Array.isArray(b.messages), 'messages', 'an array', b.messages);
   const messages = b.messages as unknown[];
@@ -248,6 +305,7 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
 export function parseCompletionRequest(body: unknown): CompletionRequest {
   expect(kindOf(body) === 'object', 'body', 'a JSON object', body);
   const b = body as Json;
+  checkKnownFields(b, COMPLETION_KEYS);
   checkSamplingFields(b);
   const p = b.prompt;
   const ok =
