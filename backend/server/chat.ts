@@ -7,7 +7,7 @@ import { withSamplingDefaults } from '../model/generation-config.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 import type { SampledToken } from '../runner/runner.ts';
 import { checkModel, newId, type ServingContext, unixSeconds } from './context.ts';
-import { generateChoice, mergeChoices, UsageCounter } from './generation.ts';
+import { generateChoice, mergeChoices, primeStream, UsageCounter } from './generation.ts';
 import { type RequestContext, readJson, SseWriter, sendJson } from './http.ts';
 
 const encoder = new TextEncoder();
@@ -68,6 +68,7 @@ export async function handleChat(ctx: ServingContext, rc: RequestContext): Promi
   });
 
   if (body.stream) {
+    const deltas = await primeStream(merged);
     const sse = new SseWriter(rc);
     for (let index = 0; index < params.n; index++)
       await sse.send(
@@ -75,7 +76,7 @@ export async function handleChat(ctx: ServingContext, rc: RequestContext): Promi
           { index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
         ]),
       );
-    for await (const d of merged) {
+    for await (const d of deltas) {
       usage.add(d);
       if (!d.text && !d.finishReason && !(wantLogprobs && d.logprobs.length)) continue;
       await sse.send(

@@ -11,7 +11,13 @@ import { withSamplingDefaults } from '../model/generation-config.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 import type { PromptLogprob, TokenLogprob } from '../runner/runner.ts';
 import { checkModel, newId, type ServingContext, unixSeconds } from './context.ts';
-import { type ChoiceDelta, generateChoice, mergeChoices, UsageCounter } from './generation.ts';
+import {
+  type ChoiceDelta,
+  generateChoice,
+  mergeChoices,
+  primeStream,
+  UsageCounter,
+} from './generation.ts';
 import { type RequestContext, readJson, SseWriter, sendJson } from './http.ts';
 
 interface Prompt {
@@ -122,9 +128,10 @@ export async function handleCompletions(ctx: ServingContext, rc: RequestContext)
   const merged = mergeChoices(streams);
 
   if (body.stream) {
+    const deltas = await primeStream(merged);
     const sse = new SseWriter(rc);
     const echoed = new Set<number>();
-    for await (const d of merged) {
+    for await (const d of deltas) {
       usage.add(d);
       let text = d.text;
       if (echo && !echoed.has(d.index)) {

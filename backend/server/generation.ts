@@ -106,6 +106,21 @@ export async function* mergeChoices(
   }
 }
 
+/**
+ * Waits for a stream's first delta before anything is written, so a request the engine refuses
+ * (400, or 503 + retry-after when its queue is full) gets that status instead of a 200 whose SSE
+ * body carries the error; the edge retries a 503 on another backend only before the first byte.
+ */
+export async function primeStream(
+  stream: AsyncGenerator<ChoiceDelta>,
+): Promise<AsyncGenerator<ChoiceDelta>> {
+  const first = await stream.next();
+  return (async function* () {
+    if (!first.done) yield first.value;
+    yield* stream;
+  })();
+}
+
 /** Usage totals over choices: the prompt counts once per distinct prompt, as OpenAI counts it. */
 export class UsageCounter {
   private readonly prompts = new Map<number, { prompt: number; cached: number }>();
