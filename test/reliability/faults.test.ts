@@ -36,7 +36,7 @@ function completion(
   base: string,
   prompt: string,
   maxTokens: number,
-  init: { stream?: boolean; signal?: AbortSignal; auth?: boolean } = {},
+  init: { stream?: boolean; signal?: AbortSignal; auth?: boolean; n?: number } = {},
 ) {
   return fetch(`${base}/v1/completions`, {
     method: 'POST',
@@ -50,6 +50,7 @@ function completion(
       max_tokens: maxTokens,
       ignore_eos: true,
       temperature: 1,
+      n: init.n ?? 1,
       stream: init.stream ?? false,
       ...(init.stream ? { stream_options: { include_usage: true } } : {}),
     }),
@@ -113,7 +114,10 @@ describe('faults: two reference backends behind the edge process', () => {
   });
 
   it('answers 504 when the backend is slower than the timeout, and the backend stops generating', async () => {
-    const res = await completion(slowEdge.url, 'too slow', 400);
+    // 16 choices of 400 tokens: seconds of work for the reference runner, past the 300 ms timeout.
+    const started = Date.now();
+    const res = await completion(slowEdge.url, 'too slow', 400, { n: 16 });
+    if (res.status !== 504) console.log('DEBUG', res.status, Date.now() - started);
     expect(res.status).toBe(504);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('timeout_error');
     // The abandoned generation is aborted, not run to its 400 tokens.

@@ -8,8 +8,8 @@
  * requests and writes the measurements to test/reliability/results/soak.json (committed;
  * docs/reliability.md quotes it).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../edge/dev-token.ts';
@@ -64,11 +64,11 @@ interface Sample {
 }
 
 /** One streamed chat completion, read to its end and checked. */
-async function streamOnce(token: string, n: number): Promise<Sample> {
+async function streamOnce(base: string, token: string, n: number): Promise<Sample> {
   const started = performance.now();
   let res: Response;
   try {
-    res = await fetch(`${edge.url}/v1/chat/completions`, {
+    res = await fetch(`${base}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -125,13 +125,13 @@ async function streamOnce(token: string, n: number): Promise<Sample> {
 }
 
 /** Each client sends requests back to back until the round ends. */
-async function round(durationMs: number, offset: number): Promise<Sample[]> {
+async function round(durationMs: number, offset: number, base = edge.url): Promise<Sample[]> {
   const deadline = performance.now() + durationMs;
   const samples: Sample[] = [];
   await Promise.all(
     tokens.map(async (token, client) => {
       for (let n = offset; n === offset || performance.now() < deadline; n++) {
-        const s = await streamOnce(token, n * CLIENTS + client);
+        const s = await streamOnce(base, token, n * CLIENTS + client);
         samples.push(s);
         if (s.outcome === '429' || s.outcome === '503')
           await new Promise((r) => setTimeout(r, 200));
@@ -149,8 +149,8 @@ const percentile = (values: number[], p: number) => {
 };
 const MiB = 1024 * 1024;
 
-async function engineState() {
-  const text = await (await fetch(`${backend.url}/metrics`)).text();
+async function engineState(target: Proc = backend) {
+  const text = await (await fetch(`${target.url}/metrics`)).text();
   return {
     running: metric(text, 'edgeserve:num_requests_running'),
     waiting: metric(text, 'edgeserve:num_requests_waiting'),
@@ -237,4 +237,54 @@ describe(`load: ${CLIENTS} concurrent streaming clients, ${ROUNDS} rounds`, () =
     },
     SOAK ? 900_000 : 120_000,
   );
+});
+
+describe('overload: a tiny engine queue and 2 requests/min per sub', () => {
+  it('answers every request with a complete stream or a clear 503/429 with retry-after, then serves again', async () => {
+    const small = await spawnBackend(fixtureModelCache('llama', 11), [
+      '--device',
+      'cpu',
+      '--served-model-name',
+      'm',
+      '--max-num-seqs',
+      '4',
+      '--max-queue-len',
+      '4',
+    ]);
+    const config = join(mkdtempSync(join(tmpdir(), 'edge-overload-')), 'edge.json');
+    writeFileSync(config, JSON.stringify({ limits: { requestsPerMinute: 2 } }));
+    const gate = await spawnEdge(['--config', config], {
+      JWT_SECRET: SECRET,
+      BACKEND_URLS: small.url,
+    });
+    try {
+      // Each client sends 3 requests back to back: the engine refuses most of the first wave
+      // (4 running + 4 queued), and the third request of every client is over its rate limit.
+      const samples = (
+        await Promise.all(
+          tokens.map(async (token, client) => {
+            const mine: Sample[] = [];
+            for (let n = 0; n < 3; n++)
+              mine.push(await streamOnce(gate.url, token, n * CLIENTS + client));
+            return mine;
+          }),
+        )
+      ).flat();
+      const count = (o: Outcome) => samples.filter((s) => s.outcome === o).length;
+      expect(samples.filter((s) => s.outcome === 'broken').map((s) => s.detail)).toEqual([]);
+      expect(count('complete')).toBeGreaterThan(0);
+      expect(count('503')).toBeGreaterThan(0);
+      expect(count('429')).toBe(CLIENTS);
+      expect(await engineState(small)).toEqual({ running: 0, waiting: 0, kvUsage: 0 });
+      const fresh = await mintDevToken(SECRET, { sub: 'after-the-storm', ttlSeconds: 600 });
+      expect((await streamOnce(gate.url, fresh, 0)).outcome).toBe('complete');
+      console.log(
+        JSON.stringify({
+          overload: { complete: count('complete'), '503': count('503'), '429': count('429') },
+        }),
+      );
+    } finally {
+      await Promise.all([gate.stop(), small.stop()]);
+    }
+  }, 120_000);
 });
