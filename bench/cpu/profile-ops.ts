@@ -25,6 +25,7 @@ const { values: args } = parseArgs({
     'quant-block-size': { type: 'string', default: '32' },
     'quant-symmetric': { type: 'boolean', default: false },
     top: { type: 'string', default: '25' },
+    threads: { type: 'string', default: '1' },
   },
 });
 
@@ -51,7 +52,7 @@ const model = await CpuModel.create({
   quantization: args.quantization as Quantization,
   quantBlockSize: Number(args['quant-block-size']) as 32,
   quantSymmetric: args['quant-symmetric'],
-  numThreads: 2,
+  numThreads: Number(args.threads),
   sessionOptions: { enableProfiling: true, profileFilePrefix: prefix },
 });
 lap('load (weights + graph + session)');

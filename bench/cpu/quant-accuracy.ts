@@ -4,7 +4,10 @@
  * Qwen2.5-0.5B-shaped random model.
  *
  *   npx tsx bench/cpu/quant-accuracy.ts [--tokens 64] [--qwen-layers 24] [--skip-qwen]
- *        [--skip-fixtures] [--variants 'int8 b32 asym,int4 b32 asym']
+ *        [--skip-fixtures] [--variants 'int8 b32 asym,int4 b32 asym'] [--model DIR ...]
+ *
+ * `--model` adds checkpoints (e.g. models/demo, trained weights with a real value distribution,
+ * where block size and symmetry matter more than on uniform random weights).
  */
 import { parseArgs } from 'node:util';
 import { loadModelSpec, type ModelSpec } from '../../backend/model/config.ts';
@@ -22,6 +25,7 @@ const { values: args } = parseArgs({
     'skip-qwen': { type: 'boolean', default: false },
     'skip-fixtures': { type: 'boolean', default: false },
     variants: { type: 'string' },
+    model: { type: 'string', multiple: true },
   },
 });
 
@@ -36,7 +40,10 @@ const variants: Record<string, Variant> = {
   'int4 b32 asym': { quantization: 'int4', quantBlockSize: 32 },
   'int4 b32 sym': { quantization: 'int4', quantBlockSize: 32, quantSymmetric: true },
   'int4 b64 asym': { quantization: 'int4', quantBlockSize: 64 },
+  'int4 b64 sym': { quantization: 'int4', quantBlockSize: 64, quantSymmetric: true },
+  'int4 b128 asym': { quantization: 'int4', quantBlockSize: 128 },
   'int4 b128 sym': { quantization: 'int4', quantBlockSize: 128, quantSymmetric: true },
+  'int8 b128 sym': { quantization: 'int8', quantBlockSize: 128, quantSymmetric: true },
 };
 
 /** Logits at every position of one prompt, computed in a single prefill. */
@@ -60,9 +67,28 @@ async function promptLogits(model: CpuModel, tokens: number[]): Promise<Float32A
   return model.forward(planGroup([seq], group, blockSize, model.rope, null));
 }
 
+/** KL(p ‖ q) between the softmaxes of two logit rows. */
+function klDivergence(p: Float32Array, q: Float32Array): number {
+  const logNorm = (x: Float32Array) => {
+    let max = Number.NEGATIVE_INFINITY;
+    for (const v of x) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of x) sum += Math.exp(v - max);
+    return max + Math.log(sum);
+  };
+  const [zp, zq] = [logNorm(p), logNorm(q)];
+  let kl = 0;
+  for (let i = 0; i < p.length; i++) {
+    const lp = p[i] - zp;
+    kl += Math.exp(lp) * (lp - (q[i] - zq));
+  }
+  return kl;
+}
+
 function compare(reference: Float32Array, quantized: Float32Array, vocab: number) {
   let maxDiff = 0;
   let agree = 0;
+  let kl = 0;
   const rows = reference.length / vocab;
   for (let r = 0; r < rows; r++) {
     let bestRef = 0;
@@ -74,10 +100,18 @@ function compare(reference: Float32Array, quantized: Float32Array, vocab: number
       if (quantized[i] > quantized[r * vocab + bestQ]) bestQ = v;
     }
     if (bestRef === bestQ) agree++;
+    const row = (x: Float32Array) => x.subarray(r * vocab, (r + 1) * vocab);
+    kl += klDivergence(row(reference), row(quantized));
   }
   let maxRef = 0;
   for (const x of reference) maxRef = Math.max(maxRef, Math.abs(x));
-  return { maxAbsDiff: maxDiff, maxAbsLogit: maxRef, top1Agreement: agree / rows, positions: rows };
+  return {
+    maxAbsDiff: maxDiff,
+    maxAbsLogit: maxRef,
+    top1Agreement: agree / rows,
+    meanKlDivergence: kl / rows,
+    positions: rows,
+  };
 }
 
 async function measure(
@@ -91,7 +125,7 @@ async function measure(
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     return x % spec.vocabSize;
   });
-  const base = { spec, numBlocks: Math.ceil(n / 16) + 1, blockSize: 16, numThreads: 2 };
+  const base = { spec, numBlocks: Math.ceil(n / 16) + 1, blockSize: 16 };
   const fp32Model = await CpuModel.create({
     ...base,
     weights: await weights(),
@@ -113,6 +147,10 @@ for (const family of args['skip-fixtures'] ? [] : fixtureFamilies) {
   const dir = fixtureModelCache(family, 3);
   const spec = await loadModelSpec(dir);
   await measure(`fixture ${family}`, spec, () => loadWeights(dir, spec));
+}
+for (const dir of args.model ?? []) {
+  const spec = await loadModelSpec(dir);
+  await measure(dir, spec, () => loadWeights(dir, spec));
 }
 if (!args['skip-qwen']) {
   const spec = qwen25HalfBSpec(Number(args['qwen-layers']));

@@ -27,8 +27,8 @@ export interface CpuModelOptions extends DecoderGraphOptions {
   /** ORT intra-op threads (default: all cores ORT sees). */
   numThreads?: number;
   /**
-   * Let idle ORT threads spin for work (ORT's default, lowest latency on a dedicated box); turn it
-   * off where the cores are shared and spinning only steals time from others.
+   * Let idle ORT threads spin for work (ORT's default). Off unless asked: on shared cores spinning
+   * steals time from the very threads a parallel section waits for.
    */
   allowSpinning?: boolean;
   /** Extra ORT session options (profiling in benchmarks); they override ours. */
@@ -74,7 +74,7 @@ export class CpuModel {
       // Shapes change every step; memory patterns only help fixed shapes.
       enableMemPattern: false,
       extra: {
-        session: { intra_op: { allow_spinning: options.allowSpinning === false ? '0' : '1' } },
+        session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } },
       },
       ...options.sessionOptions,
     });

@@ -32,9 +32,9 @@ export interface CpuRunnerOptions {
   quantSymmetric?: boolean;
   /** MatMulNBits accuracy_level: 4 (int8 activations, default) or 0 (fp32). */
   accuracyLevel?: 0 | 1 | 4;
-  /** ORT intra-op threads; default: every core. */
+  /** ORT intra-op threads; default `defaultNumThreads()` (every core but one). */
   numThreads?: number;
-  /** Idle ORT threads spin for work (default true; false on shared cores). */
+  /** Idle ORT threads spin for work (default false: spinning only pays on idle, dedicated cores). */
   allowSpinning?: boolean;
   /** Keep each step's sampled logits for `lastLogits()` (tests; costs a copy per step). */
   keepLogits?: boolean;
@@ -43,6 +43,15 @@ export interface CpuRunnerOptions {
    * (esbuild) passes its own built worker file here; a `.js` entry runs without tsx.
    */
   workerEntry?: string | URL;
+}
+
+/**
+ * Every core but one: the main thread (HTTP, engine, tokenizer) keeps a core, and on a 2-core box
+ * one ORT thread beats two by far once other processes compete for the cores, because a parallel
+ * section waits for its slowest, descheduled thread (bench/cpu/runner-bench.ts, docs/benchmarks.md).
+ */
+export function defaultNumThreads(): number {
+  return Math.max(1, availableParallelism() - 1);
 }
 
 interface Pending {
@@ -156,8 +165,8 @@ export async function createCpuRunner(options: CpuRunnerOptions): Promise<Runner
     modelDir: options.modelDir ?? null,
     numBlocks: options.numBlocks,
     blockSize: options.blockSize,
-    numThreads: options.numThreads ?? availableParallelism(),
-    allowSpinning: options.allowSpinning ?? true,
+    numThreads: options.numThreads ?? defaultNumThreads(),
+    allowSpinning: options.allowSpinning ?? false,
     keepLogits: options.keepLogits ?? false,
     quantization: options.quantization ?? 'none',
     quantBlockSize: options.quantBlockSize,

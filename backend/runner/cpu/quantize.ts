@@ -64,7 +64,7 @@ function blockParams(
  */
 function level(x: number, inverseScale: number, offset: number, maxQ: number): number {
   const q = Math.floor(x * inverseScale + offset);
-  return q < 0 ? 0 : q > maxQ ? maxQ : q;
+  return q < 0 ? 0 : Math.min(q, maxQ);
 }
 
 /** Writes one block's levels at `blob`; padding past `end` quantises to the zero point (0.0). */
