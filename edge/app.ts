@@ -10,7 +10,7 @@ import { PROMETHEUS_CONTENT_TYPE } from '../shared/metrics.ts';
 import { Authenticator } from './auth.ts';
 import { ResponseCache } from './cache.ts';
 import type { EdgeConfig } from './config.ts';
-import type { EdgeDeps, EdgeServices, LogRecord, RequestState } from './context.ts';
+import type { EdgeDeps, EdgeRequest, EdgeServices, LogRecord, RequestState } from './context.ts';
 import { buildFilters } from './filter.ts';
 import { builtinMaskers, type Masker, regexMasker } from './mask.ts';
 import { createEdgeMetrics } from './metrics.ts';
@@ -36,7 +36,7 @@ export interface RuntimeContext {
 }
 
 export interface EdgeApp {
-  fetch(request: Request, runtime?: RuntimeContext): Promise<Response>;
+  fetch(request: EdgeRequest, runtime?: RuntimeContext): Promise<Response>;
   services: EdgeServices;
   /** Starts background health checks (Node; Workers checks lazily per request). */
   startHealthChecks(): void;
@@ -103,7 +103,7 @@ export function createEdgeApp(config: EdgeConfig, deps: EdgeDeps): EdgeApp {
   const s = createServices(config, deps);
   const router = Router({
     before: [assignRequestId as Handler],
-    catch: (err: unknown, _request: Request, state: RequestState) => {
+    catch: (err: unknown, _request: EdgeRequest, state: RequestState) => {
       if (!(err instanceof HttpError))
         s.log({
           level: 'error',
@@ -130,10 +130,10 @@ export function createEdgeApp(config: EdgeConfig, deps: EdgeDeps): EdgeApp {
   router.get('/metrics', () => metricsResponse(s));
   mountPlayground(router, s, deps.fetchUpstream);
   for (const [path, allow] of Object.entries(API_METHODS))
-    router.all(path, (request: Request) => {
+    router.all(path, (request: EdgeRequest) => {
       throw methodNotAllowed(request.method, allow);
     });
-  router.all('*', (request: Request) => {
+  router.all('*', (request: EdgeRequest) => {
     throw notFound(`No route for ${request.method} ${new URL(request.url).pathname}.`);
   });
 

@@ -93,7 +93,7 @@ export class Authenticator {
   }
 
   /** The caller named by the request's credentials; throws a 401 HttpError otherwise. */
-  async authenticate(headers: Headers): Promise<Principal> {
+  async authenticate(headers: { get(name: string): string | null }): Promise<Principal> {
     const credential = presentedCredential(headers);
     if (credential.length > this.config.maxTokenBytes)
       throw unauthorized(`Credential exceeds ${this.config.maxTokenBytes} bytes.`);
@@ -159,7 +159,7 @@ export class Authenticator {
   }
 }
 
-function presentedCredential(headers: Headers): string {
+function presentedCredential(headers: { get(name: string): string | null }): string {
   const apiKey = headers.get('x-api-key');
   if (apiKey) return apiKey.trim();
   const header = headers.get('authorization');

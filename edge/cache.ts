@@ -110,7 +110,7 @@ export class ResponseCache {
   async decide(
     route: string,
     body: Record<string, unknown>,
-    headers: Headers,
+    headers: { get(name: string): string | null },
     sub: string,
   ): Promise<CacheDecision> {
     if (!this.config.enabled || this.config.maxBytes === 0) return { bypass: 'disabled' };

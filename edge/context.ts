@@ -17,6 +17,25 @@ import type { BackendPool, FetchUpstream } from './upstream.ts';
 
 export type LogRecord = Record<string, unknown>;
 
+/** Request headers as the app reads them (fetch's Headers is one). */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+/**
+ * A request as the app reads it: a fetch Request is one; the Node entry builds a lighter one
+ * straight from Node's parsed message, with the body it has already read.
+ */
+export interface EdgeRequest {
+  method: string;
+  url: string;
+  headers: HeaderReader;
+  signal: AbortSignal;
+  body: ReadableStream<Uint8Array> | null;
+  /** The whole body, already read by the runtime (at most the size limit plus one byte). */
+  bodyBytes?: Uint8Array;
+}
+
 export interface EdgeDeps {
   /** fetch on Workers; an undici keep-alive Agent on Node. */
   fetchUpstream: FetchUpstream;

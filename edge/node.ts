@@ -15,10 +15,11 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createEdgeApp, type EdgeApp, jsonLog } from './app.ts';
 import type { EdgeConfig } from './config.ts';
-import type { LogRecord } from './context.ts';
+import type { EdgeRequest, HeaderReader, LogRecord } from './context.ts';
 import { BackendDiscovery, type DnsResolver, isDiscoverySpec } from './discovery.ts';
 import { loadNodeConfig, type NodeConfigSources } from './node-config.ts';
 import { createNodeUpstream } from './node-upstream.ts';
+import { type SseBody, sseBodyOf } from './reply.ts';
 import type { BackendPool } from './upstream.ts';
 
 export interface NodeEdgeOptions extends NodeConfigSources {
@@ -153,7 +154,7 @@ async function serve(app: EdgeApp, req: IncomingMessage, res: ServerResponse): P
   try {
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     const body = hasBody ? await readBody(req, app.services.config.input.maxBodyBytes) : undefined;
-    const response = await app.fetch(toRequest(req, body, controller.signal));
+    const response = await app.fetch(new NodeRequest(req, body, controller.signal));
     await writeResponse(response, res);
   } catch {
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -183,51 +184,80 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   });
 }
 
-function toRequest(
-  req: IncomingMessage,
-  body: Uint8Array | undefined,
-  signal: AbortSignal,
-): Request {
-  const headers = new Headers();
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
-    method: req.method,
-    headers,
-    body: body as Uint8Array<ArrayBuffer> | undefined,
-    signal,
-  });
+/**
+ * The request as the app reads it, straight from Node's parsed message: no fetch Request, Headers
+ * or body stream to build per request. Headers are looked up in the raw list, joined with ", "
+ * as fetch's Headers joins repeats.
+ */
+class NodeRequest implements EdgeRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly body = null;
+  readonly headers: HeaderReader;
+
+  constructor(
+    req: IncomingMessage,
+    readonly bodyBytes: Uint8Array | undefined,
+    readonly signal: AbortSignal,
+  ) {
+    this.method = req.method ?? 'GET';
+    this.url = `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
+    this.headers = rawHeaderReader(req.rawHeaders);
+  }
+}
+
+function rawHeaderReader(raw: string[]): HeaderReader {
+  let byName: Map<string, string> | undefined;
+  return {
+    get(name) {
+      if (!byName) {
+        byName = new Map();
+        for (let i = 0; i < raw.length; i += 2) {
+          const key = raw[i]!.toLowerCase();
+          const value = raw[i + 1]!.trim();
+          const seen = byName.get(key);
+          byName.set(key, seen === undefined ? value : `${seen}, ${value}`);
+        }
+      }
+      return byName.get(name.toLowerCase()) ?? null;
+    },
+  };
 }
 
 async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
   res.statusCode = response.status;
   for (const [name, value] of response.headers) res.setHeader(name, value);
+  const sse = sseBodyOf(response);
+  if (sse) return writeSse(sse, res);
   if (!response.body) {
     res.end();
     return;
   }
-  res.flushHeaders();
-  const reader = response.body.getReader();
-  const onClose = () => void reader.cancel().catch(() => {});
+  // Everything but an SSE stream is already whole in memory (JSON, errors, assets): one write,
+  // with its length, instead of a web stream read and a chunked body.
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (!res.hasHeader('content-length')) res.setHeader('content-length', bytes.byteLength);
+  res.end(bytes);
+}
+
+/**
+ * A stream, straight from the pipeline to the socket: one write per upstream read (the events it
+ * carried, already joined), with no web stream in between. The headers travel with the first
+ * events when those are ready at once, and alone otherwise (a backend still prefilling).
+ */
+async function writeSse(body: SseBody, res: ServerResponse): Promise<void> {
+  const onClose = () => body.cancel();
   res.on('close', onClose);
+  const flushHeaders = setImmediate(() => res.flushHeaders());
   try {
-    let corked = false;
-    const uncork = () => {
-      corked = false;
-      res.uncork();
-    };
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done || res.destroyed) break;
-      // Events parsed from one upstream packet arrive in one tick: send them in one write.
-      if (!corked) {
-        corked = true;
-        res.cork();
-        process.nextTick(uncork);
-      }
-      if (!res.write(value)) await drained(res);
+      const text = await body.next();
+      if (text === null || res.destroyed) break;
+      clearImmediate(flushHeaders);
+      if (!res.write(text)) await drained(res);
     }
   } finally {
+    clearImmediate(flushHeaders);
     res.off('close', onClose);
     res.end();
   }

@@ -7,13 +7,28 @@
 import { type HttpError, toHttpError } from '../shared/errors.ts';
 import { SSE_DONE, SseParser } from '../shared/sse.ts';
 
-/** One SSE event: parsed JSON data, or raw data (e.g. `[DONE]`). */
-export type SseItem = { json: Record<string, unknown> } | { data: string };
+/**
+ * One SSE event: parsed JSON data, or raw data (e.g. `[DONE]`). `raw` is the text the JSON was
+ * parsed from, sent as is while it still says the same: a stage that changes `json` updates `raw`
+ * or deletes it (then the item is encoded again).
+ */
+export type SseItem = { json: Record<string, unknown>; raw?: string } | { data: string };
+
+/**
+ * A synchronous step over a stream, applied by `SseBody` to each batch in the order the stages
+ * were added: no promise or generator per stage per chunk.
+ */
+export interface SseStage {
+  /** Transforms one batch (may edit, drop or add items). */
+  batch(items: SseItem[]): SseItem[];
+  /** Items to send once the upstream stream has ended; they pass through the later stages. */
+  end?(): SseItem[];
+}
 
 export type ReplyBody =
   | { type: 'json'; json: unknown }
   /** Items come in batches: those parsed from one upstream read travel and are sent together. */
-  | { type: 'sse'; events: AsyncIterable<SseItem[]> }
+  | { type: 'sse'; events: AsyncIterable<SseItem[]>; stages: SseStage[] }
   | { type: 'text'; text: string };
 
 export class EdgeReply {
@@ -46,7 +61,9 @@ export async function* parseSse(chunks: AsyncIterable<Uint8Array>): AsyncGenerat
 function toItem(data: string): SseItem {
   if (data.startsWith('{')) {
     try {
-      return { json: JSON.parse(data) };
+      const json = JSON.parse(data);
+      // Multi-line data would need re-framing: encode it again instead.
+      return data.includes('\n') ? { json } : { json, raw: data };
     } catch {
       // not JSON after all: pass it on untouched
     }
@@ -54,16 +71,19 @@ function toItem(data: string): SseItem {
   return { data };
 }
 
-const encoder = new TextEncoder();
+/** An item's data as sent. */
+export const itemData = (item: SseItem): string =>
+  'json' in item ? (item.raw ?? JSON.stringify(item.json)) : item.data;
 
-function itemText(item: SseItem): string {
-  if ('json' in item) return `data: ${JSON.stringify(item.json)}\n\n`;
-  if (item.data === '[DONE]') return SSE_DONE;
-  return `data: ${item.data.split('\n').join('\ndata: ')}\n\n`;
+function itemsText(items: SseItem[]): string {
+  let text = '';
+  for (const item of items) {
+    if ('json' in item) text += `data: ${item.raw ?? JSON.stringify(item.json)}\n\n`;
+    else if (item.data === '[DONE]') text += SSE_DONE;
+    else text += `data: ${item.data.split('\n').join('\ndata: ')}\n\n`;
+  }
+  return text;
 }
-
-export const encodeItems = (items: SseItem[]): Uint8Array =>
-  encoder.encode(items.map(itemText).join(''));
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -74,8 +94,8 @@ export const SSE_HEADERS = {
 export type BodyOutcome = 'complete' | 'error' | 'cancelled';
 
 /**
- * Renders a reply as a fetch Response. A stream that fails midway ends with an SSE error event
- * (OpenAI's error JSON) and `[DONE]`, since the status line has long been sent.
+ * Renders a reply as a fetch Response. A stream's body is an `SseBody`: the Node entry writes it
+ * to the socket directly (`sseBodyOf`), other runtimes read it as a web stream.
  */
 export function renderReply(
   reply: EdgeReply,
@@ -94,46 +114,97 @@ export function renderReply(
     onEnd('complete');
     return new Response(reply.body.text, { status: reply.status, headers: all });
   }
-  return new Response(sseStream(reply, reply.body.events, onEnd), {
+  const body = new SseBody(reply, reply.body.events, reply.body.stages, onEnd);
+  const response = new Response(webStream(body), {
     status: reply.status,
     headers: { ...SSE_HEADERS, ...all },
   });
+  sseBodies.set(response, body);
+  return response;
 }
 
-function sseStream(
-  reply: EdgeReply,
-  events: AsyncIterable<SseItem[]>,
-  onEnd: (outcome: BodyOutcome, error?: HttpError) => void,
-): ReadableStream<Uint8Array> {
-  const iterator = events[Symbol.asyncIterator]();
-  let ended = false;
-  const end = (outcome: BodyOutcome, error?: HttpError) => {
-    if (ended) return;
-    ended = true;
-    onEnd(outcome, error);
-  };
+const sseBodies = new WeakMap<Response, SseBody>();
+
+/** The SseBody behind a rendered stream, for a runtime that writes text itself (Node). */
+export const sseBodyOf = (response: Response): SseBody | undefined => sseBodies.get(response);
+
+/**
+ * A stream's events, through its stages, as SSE text. A stream that fails midway ends with an SSE
+ * error event (OpenAI's error JSON) and `[DONE]`, since the status line has long been sent.
+ */
+export class SseBody {
+  readonly #iterator: AsyncIterator<SseItem[]>;
+  #over = false;
+
+  constructor(
+    private readonly reply: EdgeReply,
+    events: AsyncIterable<SseItem[]>,
+    private readonly stages: SseStage[],
+    private readonly onEnd: (outcome: BodyOutcome, error?: HttpError) => void,
+  ) {
+    this.#iterator = events[Symbol.asyncIterator]();
+  }
+
+  /** The next text to send (never empty); null once the stream is over. */
+  async next(): Promise<string | null> {
+    if (this.#over) return null;
+    try {
+      for (;;) {
+        const next = await this.#iterator.next();
+        if (this.#over) return null;
+        if (next.done) return this.#finish('complete', this.#flush()) || null;
+        const text = itemsText(this.#apply(next.value, 0));
+        if (text) return text;
+      }
+    } catch (err) {
+      if (this.#over) return null;
+      const error = toHttpError(err);
+      return this.#finish('error', `data: ${JSON.stringify(error.toJSON())}\n\n${SSE_DONE}`, error);
+    }
+  }
+
+  /** The client went away: stops the upstream call. */
+  cancel(): void {
+    if (this.#over) return;
+    this.#finish('cancelled', '');
+    this.reply.cancel();
+    void this.#iterator.return?.(undefined)?.catch(() => {});
+  }
+
+  #apply(items: SseItem[], from: number): SseItem[] {
+    for (let i = from; i < this.stages.length && items.length > 0; i++)
+      items = this.stages[i]!.batch(items);
+    return items;
+  }
+
+  /** What the stages still hold once the upstream stream has ended. */
+  #flush(): string {
+    let text = '';
+    for (let i = 0; i < this.stages.length; i++) {
+      const extra = this.stages[i]!.end?.();
+      if (extra?.length) text += itemsText(this.#apply(extra, i + 1));
+    }
+    return text;
+  }
+
+  #finish(outcome: BodyOutcome, text: string, error?: HttpError): string {
+    this.#over = true;
+    this.onEnd(outcome, error);
+    return text;
+  }
+}
+
+const encoder = new TextEncoder();
+
+function webStream(body: SseBody): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        try {
-          const next = await iterator.next();
-          if (next.done) {
-            end('complete');
-            controller.close();
-          } else controller.enqueue(encodeItems(next.value));
-        } catch (err) {
-          const error = toHttpError(err);
-          end('error', error);
-          controller.enqueue(encoder.encode(`data: ${JSON.stringify(error.toJSON())}\n\n`));
-          controller.enqueue(encoder.encode(SSE_DONE));
-          controller.close();
-        }
+        const text = await body.next();
+        if (text === null) controller.close();
+        else controller.enqueue(encoder.encode(text));
       },
-      async cancel() {
-        end('cancelled');
-        reply.cancel();
-        await iterator.return?.(undefined);
-      },
+      cancel: () => body.cancel(),
     },
     { highWaterMark: 0 },
   );

@@ -5,7 +5,7 @@
  */
 import type { RouterType } from 'itty-router';
 import { HttpError, notFound } from '../shared/errors.ts';
-import type { EdgeServices } from './context.ts';
+import type { EdgeRequest, EdgeServices } from './context.ts';
 import { authenticate } from './pipeline/authenticate.ts';
 import { PLAYGROUND_ASSETS, type StaticAsset } from './playground/assets.ts';
 import { dashboardRoute } from './playground/dashboard-route.ts';
@@ -34,14 +34,14 @@ export function mountPlayground(
 }
 
 /** Serves the asset at exactly the request's path (itty also matches `/dashboard/`: not here). */
-export function serveStatic(request: Request): Response {
+export function serveStatic(request: EdgeRequest): Response {
   const path = new URL(request.url).pathname;
   if (!Object.hasOwn(PLAYGROUND_ASSETS, path))
     throw notFound(`No route for ${request.method} ${path}.`);
   return serveAsset(request, PLAYGROUND_ASSETS[path]!);
 }
 
-export function serveAsset(request: Request, asset: StaticAsset): Response {
+export function serveAsset(request: EdgeRequest, asset: StaticAsset): Response {
   if (request.method !== 'GET' && request.method !== 'HEAD')
     throw new HttpError(
       405,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromEnv } from '../edge/config.ts';
+import { builtinMaskers, maskText } from '../edge/mask.ts';
 import { type NodeEdge, startNodeEdge } from '../edge/node.ts';
 import { ConfigError } from '../shared/config.ts';
 import {
@@ -102,6 +103,31 @@ describe('edge output masking', () => {
     );
     const metrics = await (await fetch(`${edge.url}/metrics`)).text();
     expect(metrics).toMatch(/edge_masked_total\{kind="email"\} [1-9]/);
+  });
+
+  it('streams exactly the one-shot masking of the answer, frames intact, at every chunk size', async () => {
+    // Non-ASCII, a surrogate pair the stub may split, a quote and a backslash: the masked text
+    // goes back into the backend's own frames, so their encoding must survive every split.
+    const reply = 'Hé 😀 "x\\y" jane.doe@example.com, 4111 1111 1111 1111 via 10.0.0.7; done';
+    const expected = maskText(reply, builtinMaskers()).text;
+    for (let chunkChars = 1; chunkChars <= 7; chunkChars++) {
+      const upstream = await startStubUpstream({ reply, chunkChars, name: 'frames' });
+      const via = await startEdge(testConfig([upstream.url]));
+      try {
+        const res = await post(
+          `${via.url}/v1/chat/completions`,
+          chatBody('frames?', { stream: true, temperature: 1 }),
+          await bearer(),
+        );
+        const { text, events } = await readStream(res);
+        expect(text, `chunkChars ${chunkChars}`).toBe(expected);
+        expect(events.at(-1)).toBe('[DONE]');
+        for (const e of events.slice(0, -1))
+          expect(JSON.parse(e)).toMatchObject({ id: 'cmpl-frames', model: 'stub-model' });
+      } finally {
+        await Promise.all([via.close(), upstream.close()]);
+      }
+    }
   });
 
   it('stores the masked answer in the cache', async () => {

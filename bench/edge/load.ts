@@ -17,6 +17,8 @@ export interface LoadResult {
   wallSeconds: number;
   firstByteMs: number[];
   totalMs: number[];
+  /** CPU the load generator itself used (this process), to show it is not the bottleneck. */
+  clientCpuMs: number;
 }
 
 export async function runLoad(
@@ -36,6 +38,7 @@ export async function runLoad(
     wallSeconds: 0,
     firstByteMs: [],
     totalMs: [],
+    clientCpuMs: 0,
   };
   let next = 0;
   const worker = async () => {
@@ -63,8 +66,11 @@ export async function runLoad(
     }
   };
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, worker));
   result.wallSeconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  result.clientCpuMs = (cpu.user + cpu.system) / 1000;
   await pool.close();
   return result;
 }

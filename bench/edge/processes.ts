@@ -9,6 +9,8 @@ const root = join(import.meta.dirname, '..', '..');
 
 export interface Server {
   url: string;
+  /** The server's process: its CPU time is read from /proc (cpu-time.ts). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -46,10 +48,16 @@ function firstLine(
   });
 }
 
-export async function startStub(chunks: number): Promise<Server> {
+export async function startStub(chunks: number, chunkDelayMs = 0): Promise<Server> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, 'stub-main.ts'), String(chunks)],
+    [
+      '--import',
+      'tsx',
+      join(import.meta.dirname, 'stub-main.ts'),
+      String(chunks),
+      String(chunkDelayMs),
+    ],
     {
       cwd: root,
     },
@@ -57,10 +65,15 @@ export async function startStub(chunks: number): Promise<Server> {
   const url = await firstLine(child, (l) =>
     l.startsWith('{"url"') ? JSON.parse(l).url : undefined,
   );
-  return { url, stop: track(child) };
+  return { url, pid: child.pid, stop: track(child) };
 }
 
-export async function startEdge(backend: string, secret: string): Promise<Server> {
+/** `nodeArgs` go before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). */
+export async function startEdge(
+  backend: string,
+  secret: string,
+  nodeArgs: string[] = [],
+): Promise<Server> {
   const configFile = join(tmpdir(), `edge-bench-${process.pid}.json`);
   writeFileSync(
     configFile,
@@ -72,6 +85,7 @@ export async function startEdge(backend: string, secret: string): Promise<Server
   const child = spawn(
     process.execPath,
     [
+      ...nodeArgs,
       join(root, 'bin', 'edgeserve.js'),
       'edge',
       '--backend',
@@ -86,7 +100,7 @@ export async function startEdge(backend: string, secret: string): Promise<Server
   const url = await firstLine(child, (l) =>
     l.includes('"listening"') ? JSON.parse(l).url : undefined,
   );
-  return { url, stop: track(child) };
+  return { url, pid: child.pid, stop: track(child) };
 }
 
 export const hasPortkey = () =>
@@ -112,7 +126,7 @@ export async function startPortkey(): Promise<Server> {
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, stop: track(child) };
+  return { url, pid: child.pid, stop: track(child) };
 }
 
 function freePort(): Promise<number> {

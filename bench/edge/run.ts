@@ -1,10 +1,20 @@
 /**
  * `npm run bench:edge`: what the edge adds. Streams chat completions from a stub upstream on
  * loopback directly, through the edge (`edgeserve edge`, its own process) and, when installed,
- * through Portkey's gateway, at 1, 64 and 512 concurrent streams; then the latency of a cache
- * hit. Prints a table and writes JSON under bench/results/.
+ * through Portkey's gateway, at 1, 64 and 512 concurrent streams, in three scenarios:
  *
- * Flags: --levels 1,64,512   --scale 1 (multiplies request counts)   --chunks 32 (SSE chunks)
+ *   paced stream  the stub sends a chunk every --pace-ms (20 ≈ a model decoding 50 tokens/s): the
+ *                 latency a gateway adds to a real stream, its own work per chunk
+ *   stream        the stub writes as fast as it can: saturation, where added latency is queueing
+ *                 behind the gateway's CPU and throughput shows its cost per request
+ *   json          non-streamed answers, as fast as the stub can
+ *
+ * then the latency of a cache hit. Every row carries the load average and the CPU time each
+ * process spent per request (load generator, gateway, stub: /proc), so a busy shared machine can
+ * be told apart from a slow gateway. Prints tables and writes JSON under bench/results/.
+ *
+ * Flags: --levels 1,64,512  --scale 1 (request count multiplier)  --chunks 32  --pace-ms 20
+ *        --scenarios paced,stream,json  --cpu-prof-dir DIR (profile the edge process)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +22,7 @@ import { cpus, loadavg, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { mintDevToken } from '../../edge/dev-token.ts';
 import { parseOptions } from '../../shared/config.ts';
+import { processCpuMs } from './cpu-time.ts';
 import { type LoadResult, percentile, runLoad, type Target } from './load.ts';
 import { hasPortkey, type Server, startEdge, startPortkey, startStub } from './processes.ts';
 
@@ -20,6 +31,9 @@ const opts = parseOptions(
     levels: { type: 'list', default: ['1', '64', '512'], help: 'concurrent streams' },
     scale: { type: 'number', default: 1, min: 0.01, help: 'request count multiplier' },
     chunks: { type: 'int', default: 32, min: 1, help: 'SSE content chunks per answer' },
+    'pace-ms': { type: 'int', default: 20, min: 1, help: 'ms between chunks, paced scenario' },
+    scenarios: { type: 'list', default: ['paced', 'stream', 'json'], help: 'which to run' },
+    'cpu-prof-dir': { type: 'string', default: '', help: 'write a CPU profile of the edge' },
   },
   process.argv.slice(2),
 );
@@ -35,24 +49,14 @@ interface Row {
   firstByteP99Ms: number;
   totalP50Ms: number;
   totalP99Ms: number;
+  /** CPU ms per request: the load generator, the gateway process (none direct), the stub. */
+  clientCpuMs: number;
+  gatewayCpuMs: number | null;
+  upstreamCpuMs: number | null;
+  loadAverage1m: number;
 }
 
 const round = (v: number) => Math.round(v * 100) / 100;
-
-function row(target: string, scenario: string, concurrency: number, r: LoadResult): Row {
-  return {
-    target,
-    scenario,
-    concurrency,
-    requests: r.numRequests,
-    errors: r.errors,
-    requestsPerSecond: round(r.totalMs.length / r.wallSeconds),
-    firstByteP50Ms: round(percentile(r.firstByteMs, 50)),
-    firstByteP99Ms: round(percentile(r.firstByteMs, 99)),
-    totalP50Ms: round(percentile(r.totalMs, 50)),
-    totalP99Ms: round(percentile(r.totalMs, 99)),
-  };
-}
 
 const streamBody = (i: number) => ({
   model: 'stub-model',
@@ -67,75 +71,156 @@ const cachedBody = () => ({
   temperature: 0,
 });
 
-const requestsFor = (concurrency: number) =>
-  Math.max(50, Math.round(opts.scale * Math.max(300, concurrency * (concurrency >= 512 ? 4 : 20))));
+interface Scenario {
+  name: string;
+  body: (i: number) => unknown;
+  paced: boolean;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  paced: { name: 'paced stream', body: streamBody, paced: true },
+  stream: { name: 'stream', body: streamBody, paced: false },
+  json: { name: 'json', body: jsonBody, paced: false },
+};
+
+/** Enough requests for stable percentiles; paced requests take ~chunks × pace each. */
+function requestsFor(concurrency: number, paced: boolean): number {
+  const n = paced
+    ? Math.max(30, concurrency * 3)
+    : Math.max(300, concurrency * (concurrency >= 512 ? 4 : 20));
+  return Math.max(10, Math.round(opts.scale * n));
+}
+
+interface Gateway {
+  name: string;
+  /** The process to charge CPU to (none when direct). */
+  server?: Server;
+  target: (upstream: Server) => Target;
+}
+
+async function measure(
+  gateway: Gateway,
+  upstream: Server,
+  scenario: Scenario,
+  concurrency: number,
+): Promise<Row> {
+  const n = requestsFor(concurrency, scenario.paced);
+  const loadAverage1m = round(loadavg()[0]!);
+  const gateway0 = processCpuMs(gateway.server?.pid);
+  const upstream0 = processCpuMs(upstream.pid);
+  const r = await runLoad(gateway.target(upstream), scenario.body, concurrency, n);
+  const perRequest = (before: number | undefined, pid: number | undefined) => {
+    const after = processCpuMs(pid);
+    return before === undefined || after === undefined ? null : round((after - before) / n);
+  };
+  return {
+    ...summarize(gateway.name, scenario.name, concurrency, r),
+    clientCpuMs: round(r.clientCpuMs / n),
+    gatewayCpuMs: perRequest(gateway0, gateway.server?.pid),
+    upstreamCpuMs: perRequest(upstream0, upstream.pid),
+    loadAverage1m,
+  };
+}
+
+function summarize(target: string, scenario: string, concurrency: number, r: LoadResult) {
+  return {
+    target,
+    scenario,
+    concurrency,
+    requests: r.numRequests,
+    errors: r.errors,
+    requestsPerSecond: round(r.totalMs.length / r.wallSeconds),
+    firstByteP50Ms: round(percentile(r.firstByteMs, 50)),
+    firstByteP99Ms: round(percentile(r.firstByteMs, 99)),
+    totalP50Ms: round(percentile(r.totalMs, 50)),
+    totalP99Ms: round(percentile(r.totalMs, 99)),
+  };
+}
 
 const loadAverageAtStart = loadavg().map(round);
 
 async function main() {
   const servers: Server[] = [];
+  const start = async (server: Promise<Server>) => {
+    servers.push(await server);
+    return servers.at(-1)!;
+  };
   try {
-    const stub = await startStub(opts.chunks);
-    servers.push(stub);
+    const stub = await start(startStub(opts.chunks));
+    const pacedStub = await start(startStub(opts.chunks, opts['pace-ms']));
     const secret = crypto.randomUUID();
-    const edge = await startEdge(stub.url, secret);
-    servers.push(edge);
+    const prof = opts['cpu-prof-dir']
+      ? ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof-dir']}`]
+      : [];
+    // One edge per upstream: an edge forwards to the backends it was started with.
+    const edges = new Map<Server, Server>([
+      [stub, await start(startEdge(stub.url, secret, prof))],
+      [pacedStub, await start(startEdge(pacedStub.url, secret))],
+    ]);
     const token = await mintDevToken(secret, { sub: 'bench', ttlSeconds: 3600 });
     const path = '/v1/chat/completions';
-    const targets: [string, Target][] = [
-      ['direct', { url: stub.url, path, headers: {} }],
-      ['edgeserve edge', { url: edge.url, path, headers: { authorization: `Bearer ${token}` } }],
+    const gateways: Gateway[] = [
+      { name: 'direct', target: (u) => ({ url: u.url, path, headers: {} }) },
+      {
+        name: 'edgeserve edge',
+        server: edges.get(stub),
+        target: (u) => ({
+          url: edges.get(u)!.url,
+          path,
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      },
     ];
+    // Portkey picks its upstream per request (custom host), so one process serves both stubs.
     if (hasPortkey()) {
-      const portkey = await startPortkey();
-      servers.push(portkey);
-      targets.push([
-        'portkey gateway',
-        {
+      const portkey = await start(startPortkey());
+      gateways.push({
+        name: 'portkey gateway',
+        server: portkey,
+        target: (u) => ({
           url: portkey.url,
           path,
           headers: {
             authorization: 'Bearer unused',
             'x-portkey-provider': 'openai',
-            'x-portkey-custom-host': `${stub.url}/v1`,
+            'x-portkey-custom-host': `${u.url}/v1`,
           },
-        },
-      ]);
+        }),
+      });
     }
     const rows: Row[] = [];
     const notes: string[] = [];
-    for (const [, target] of targets) await runLoad(target, streamBody, 8, 100); // warm-up
-    const streams = [];
-    for (const [name, target] of targets) {
-      if ((await runLoad(target, streamBody, 1, 3)).errors === 0)
-        streams.push([name, target] as const);
-      else notes.push(`${name}: streamed requests fail here, so it is compared on JSON only`);
+    for (const g of gateways) await runLoad(g.target(stub), streamBody, 8, 100); // warm-up
+    const streaming: Gateway[] = [];
+    for (const g of gateways) {
+      if ((await runLoad(g.target(stub), streamBody, 1, 3)).errors === 0) streaming.push(g);
+      else notes.push(`${g.name}: streamed requests fail here, so it is compared on JSON only`);
     }
-    for (const level of opts.levels.map(Number)) {
-      for (const [name, target] of streams) {
-        rows.push(
-          row(name, 'stream', level, await runLoad(target, streamBody, level, requestsFor(level))),
-        );
-        printRow(rows.at(-1)!);
+    const scenarios = opts.scenarios.map((s) => {
+      const scenario = SCENARIOS[s];
+      if (!scenario) throw new Error(`unknown scenario '${s}'`);
+      return scenario;
+    });
+    for (const level of opts.levels.map(Number))
+      for (const scenario of scenarios) {
+        const upstream = scenario.paced ? pacedStub : stub;
+        // The edge serving the paced stub is another process: charge CPU to it there.
+        for (const g of scenario.body === streamBody ? streaming : gateways) {
+          const charged = g.name === 'edgeserve edge' ? { ...g, server: edges.get(upstream) } : g;
+          rows.push(await measure(charged, upstream, scenario, level));
+          printRow(rows.at(-1)!);
+        }
       }
-      for (const [name, target] of targets) {
-        rows.push(
-          row(name, 'json', level, await runLoad(target, jsonBody, level, requestsFor(level))),
-        );
-        printRow(rows.at(-1)!);
-      }
-    }
-    const n = requestsFor(1);
-    const [, direct] = targets[0]!;
-    const [, viaEdge] = targets[1]!;
-    rows.push(row('direct', 'json same request', 1, await runLoad(direct, cachedBody, 1, n)));
+    const [direct, viaEdge] = gateways;
+    const same: Scenario = { name: 'json same request', body: cachedBody, paced: false };
+    rows.push(await measure(direct!, stub, same, 1));
     printRow(rows.at(-1)!);
-    await runLoad(viaEdge, cachedBody, 1, 1); // fills the cache
-    rows.push(row('edgeserve edge', 'json cache hit', 1, await runLoad(viaEdge, cachedBody, 1, n)));
+    await runLoad(viaEdge!.target(stub), cachedBody, 1, 1); // fills the cache
+    rows.push(await measure(viaEdge!, stub, { ...same, name: 'json cache hit' }, 1));
     printRow(rows.at(-1)!);
     report(
       rows,
-      targets.map(([name]) => name),
+      gateways.map((g) => g.name),
       notes,
     );
   } finally {
@@ -145,7 +230,7 @@ async function main() {
 
 const COLUMNS: [keyof Row, string, number][] = [
   ['target', 'target', 16],
-  ['scenario', 'scenario', 16],
+  ['scenario', 'scenario', 17],
   ['concurrency', 'conc', 5],
   ['requests', 'reqs', 6],
   ['errors', 'errs', 5],
@@ -154,36 +239,66 @@ const COLUMNS: [keyof Row, string, number][] = [
   ['firstByteP99Ms', 'ttfb p99', 9],
   ['totalP50Ms', 'e2e p50', 9],
   ['totalP99Ms', 'e2e p99', 9],
+  ['clientCpuMs', 'cpu load', 9],
+  ['gatewayCpuMs', 'cpu gw', 7],
+  ['upstreamCpuMs', 'cpu stub', 9],
+  ['loadAverage1m', 'load', 6],
 ];
 let headerPrinted = false;
 function printRow(r: Row) {
   if (!headerPrinted) {
     console.log(COLUMNS.map(([, h, w]) => h.padStart(w)).join(' '));
+    console.log('(cpu columns: CPU ms per request of the load generator, gateway, stub)');
     headerPrinted = true;
   }
-  console.log(COLUMNS.map(([k, , w]) => String(r[k]).padStart(w)).join(' '));
+  console.log(COLUMNS.map(([k, , w]) => String(r[k] ?? '-').padStart(w)).join(' '));
 }
 
-function report(rows: Row[], peers: string[], notes: string[]) {
-  const added = rows
-    .filter((r) => r.target === 'edgeserve edge' && r.scenario === 'stream')
-    .map((r) => {
-      const d = rows.find(
-        (x) => x.target === 'direct' && x.scenario === 'stream' && x.concurrency === r.concurrency,
-      )!;
-      return {
-        concurrency: r.concurrency,
-        addedFirstByteP50Ms: round(r.firstByteP50Ms - d.firstByteP50Ms),
-        addedTotalP50Ms: round(r.totalP50Ms - d.totalP50Ms),
-        addedTotalP99Ms: round(r.totalP99Ms - d.totalP99Ms),
-        throughputRatio: round(r.requestsPerSecond / d.requestsPerSecond),
-      };
+interface Added {
+  target: string;
+  scenario: string;
+  concurrency: number;
+  /** Gateway minus direct, same scenario and concurrency. */
+  addedFirstByteP50Ms: number;
+  addedFirstByteP99Ms: number;
+  addedTotalP50Ms: number;
+  addedTotalP99Ms: number;
+  throughputRatio: number;
+}
+
+function addedLatency(rows: Row[]): Added[] {
+  const out: Added[] = [];
+  for (const r of rows) {
+    if (r.target === 'direct') continue;
+    const d = rows.find(
+      (x) => x.target === 'direct' && x.scenario === r.scenario && x.concurrency === r.concurrency,
+    );
+    if (!d || r.scenario.startsWith('json ')) continue;
+    out.push({
+      target: r.target,
+      scenario: r.scenario,
+      concurrency: r.concurrency,
+      addedFirstByteP50Ms: round(r.firstByteP50Ms - d.firstByteP50Ms),
+      addedFirstByteP99Ms: round(r.firstByteP99Ms - d.firstByteP99Ms),
+      addedTotalP50Ms: round(r.totalP50Ms - d.totalP50Ms),
+      addedTotalP99Ms: round(r.totalP99Ms - d.totalP99Ms),
+      throughputRatio: round(r.requestsPerSecond / d.requestsPerSecond),
     });
+  }
+  return out;
+}
+
+const signed = (v: number) => (v >= 0 ? `+${v}` : String(v));
+
+function report(rows: Row[], peers: string[], notes: string[]) {
+  const added = addedLatency(rows);
   for (const note of notes) console.log(`note: ${note}`);
-  console.log('\nedge vs direct (streams):');
+  console.log('\nadded latency (gateway minus direct, ms) and throughput (gateway / direct):');
   for (const a of added)
     console.log(
-      `  ${String(a.concurrency).padStart(4)} streams: +${a.addedFirstByteP50Ms} ms ttfb p50, +${a.addedTotalP50Ms} ms e2e p50, +${a.addedTotalP99Ms} ms e2e p99, ${a.throughputRatio}x throughput`,
+      `  ${a.target.padEnd(16)} ${a.scenario.padEnd(13)} ${String(a.concurrency).padStart(4)} streams: ` +
+        `ttfb p50 ${signed(a.addedFirstByteP50Ms)} p99 ${signed(a.addedFirstByteP99Ms)}, ` +
+        `total p50 ${signed(a.addedTotalP50Ms)} p99 ${signed(a.addedTotalP99Ms)}, ${a.throughputRatio}x req/s`,
     );
   const root = join(import.meta.dirname, '..', '..');
   const commit = (() => {
@@ -205,17 +320,19 @@ function report(rows: Row[], peers: string[], notes: string[]) {
       node: process.version,
     },
     workload: {
-      upstream: 'test/stub-upstream.ts on loopback, no generation delay',
+      upstream: 'test/stub-upstream.ts on loopback',
       sseChunksPerAnswer: opts.chunks,
+      pacedChunkDelayMs: opts['pace-ms'],
       levels: opts.levels.map(Number),
-      note: 'load generator, edge and stub share this machine',
+      scale: opts.scale,
+      note: 'load generator, gateways and stubs share this machine; cpu fields are ms per request',
       loadAverageAtStart,
       loadAverageAtEnd: loadavg().map(round),
     },
     peers,
     notes,
     rows,
-    edgeVsDirect: added,
+    addedLatency: added,
   };
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });

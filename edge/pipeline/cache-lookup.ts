@@ -1,10 +1,10 @@
 /** Stage 6: answers from the response cache when it can; a HIT never reaches a backend. */
-import type { EdgeServices, RequestState } from '../context.ts';
+import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
 import { EdgeReply, type SseItem } from '../reply.ts';
 
 export const cacheLookup =
   ({ cache, metrics }: EdgeServices) =>
-  async (request: Request, state: RequestState): Promise<EdgeReply | undefined> => {
+  async (request: EdgeRequest, state: RequestState): Promise<EdgeReply | undefined> => {
     const body = state.body as unknown as Record<string, unknown>;
     const decision = await cache.decide(
       state.endpoint ?? state.route,
@@ -32,7 +32,7 @@ export const cacheLookup =
     return new EdgeReply(
       200,
       { ...hit.headers },
-      { type: 'sse', events: replay(hit.body.items) },
+      { type: 'sse', events: replay(hit.body.items), stages: [] },
       true,
     );
   };

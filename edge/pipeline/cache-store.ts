@@ -4,12 +4,12 @@
  * the response ends is a HIT; a stream that fails or is cut short is not stored.
  */
 import type { CachedReply } from '../cache.ts';
-import type { EdgeServices, RequestState } from '../context.ts';
-import { EdgeReply, type SseItem } from '../reply.ts';
+import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
+import { EdgeReply, itemData, type SseItem, type SseStage } from '../reply.ts';
 
 export const cacheStore =
   ({ cache }: EdgeServices) =>
-  (reply: unknown, _request: Request, state: RequestState): unknown => {
+  (reply: unknown, _request: EdgeRequest, state: RequestState): unknown => {
     if (!(reply instanceof EdgeReply) || reply.fromCache || reply.status !== 200) return reply;
     const key = state.cacheKey;
     if (!key) return reply;
@@ -22,29 +22,29 @@ export const cacheStore =
       const text = JSON.stringify(reply.body.json);
       store({ headers, body: { type: 'json', text }, sizeBytes: text.length });
     }
-    if (reply.body.type === 'sse')
-      reply.body = { type: 'sse', events: recordStream(reply.body.events, headers, store) };
+    if (reply.body.type === 'sse') reply.body.stages.push(recordStream(headers, store));
     return reply;
   };
 
-async function* recordStream(
-  events: AsyncIterable<SseItem[]>,
+function recordStream(
   headers: Record<string, string>,
   store: (entry: CachedReply) => void,
-): AsyncGenerator<SseItem[]> {
+): SseStage {
   const items: SseItem[] = [];
   let sizeBytes = 0;
-  for await (const batch of events) {
-    let done = false;
-    for (const item of batch) {
-      // Kept as its text: a snapshot later stages cannot change, and replay needs no re-encoding.
-      const data = 'json' in item ? JSON.stringify(item.json) : item.data;
-      sizeBytes += data.length;
-      items.push({ data });
-      if (data === '[DONE]') done = true;
-    }
-    // Store before the client sees the end of the stream.
-    if (done) store({ headers, body: { type: 'sse', items }, sizeBytes });
-    yield batch;
-  }
+  return {
+    batch(batch) {
+      let done = false;
+      for (const item of batch) {
+        // Kept as its text: a snapshot later stages cannot change, and replay needs no re-encoding.
+        const data = itemData(item);
+        sizeBytes += data.length;
+        items.push({ data });
+        if (data === '[DONE]') done = true;
+      }
+      // Store before the client sees the end of the stream.
+      if (done) store({ headers, body: { type: 'sse', items }, sizeBytes });
+      return batch;
+    },
+  };
 }

@@ -3,13 +3,13 @@
  * its answer into an EdgeReply. Streamed requests always ask the backend for usage, since the
  * token rate limit needs it; meter-usage.ts strips it again when the client did not ask.
  */
-import type { EdgeServices, RequestState } from '../context.ts';
+import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
 import { EdgeReply, isJson, isSse, parseSse } from '../reply.ts';
 import { affinityKey, type Forwarded } from '../route.ts';
 
 export const forwardCompletion =
   ({ config, router }: EdgeServices) =>
-  async (request: Request, state: RequestState): Promise<EdgeReply> => {
+  async (request: EdgeRequest, state: RequestState): Promise<EdgeReply> => {
     const body = { ...state.body } as Record<string, unknown>;
     const options = (body.stream_options ?? {}) as Record<string, unknown>;
     if (body.stream === true && options.include_usage !== true) {
@@ -30,7 +30,7 @@ export const forwardCompletion =
 
 export const forwardGet =
   ({ config, router }: EdgeServices) =>
-  async (request: Request, state: RequestState): Promise<EdgeReply> => {
+  async (request: EdgeRequest, state: RequestState): Promise<EdgeReply> => {
     const forwarded = await router.send({
       path: new URL(request.url).pathname,
       method: 'GET',
@@ -67,7 +67,7 @@ async function toReply(forwarded: Forwarded): Promise<EdgeReply> {
     return new EdgeReply(
       response.status,
       headers,
-      { type: 'sse', events: parseSse(chunks) },
+      { type: 'sse', events: parseSse(chunks), stages: [] },
       false,
       forwarded.abort,
     );

@@ -4,10 +4,11 @@
  * could still be under way, and a choice's held-back tail is flushed with its finish_reason (or
  * in one extra chunk if the stream ends without one).
  */
-import type { EdgeServices, RequestState } from '../context.ts';
+import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
+import { replaceStringValue } from '../json-splice.ts';
 import { maskText, StreamMasker } from '../mask.ts';
 import { countMasked, type EdgeMetrics } from '../metrics.ts';
-import { EdgeReply, type SseItem } from '../reply.ts';
+import { EdgeReply, type SseItem, type SseStage } from '../reply.ts';
 
 type Json = Record<string, unknown>;
 type Choice = {
@@ -20,13 +21,12 @@ type Choice = {
 
 export const maskOutput =
   ({ maskers, metrics }: EdgeServices) =>
-  (reply: unknown, _request: Request, state: RequestState): unknown => {
+  (reply: unknown, _request: EdgeRequest, state: RequestState): unknown => {
     if (!(reply instanceof EdgeReply) || reply.fromCache || reply.status !== 200) return reply;
     if (!state.endpoint || maskers.length === 0) return reply;
     const body = reply.body;
     if (body.type === 'json') maskJson(body.json, maskers, metrics);
-    if (body.type === 'sse')
-      reply.body = { type: 'sse', events: maskStream(body.events, maskers, metrics) };
+    if (body.type === 'sse') body.stages.push(maskStream(maskers, metrics));
     return reply;
   };
 
@@ -45,11 +45,7 @@ function maskJson(json: unknown, maskers: EdgeServices['maskers'], metrics: Edge
   }
 }
 
-async function* maskStream(
-  events: AsyncIterable<SseItem[]>,
-  maskers: EdgeServices['maskers'],
-  metrics: EdgeMetrics,
-): AsyncGenerator<SseItem[]> {
+function maskStream(maskers: EdgeServices['maskers'], metrics: EdgeMetrics): SseStage {
   const perChoice = new Map<number, StreamMasker>();
   let template: Json | undefined;
   const finish = (index: number): string => {
@@ -66,28 +62,33 @@ async function* maskStream(
       if (tail && template) out.push({ json: tailChunk(template, index, tail) });
     }
   };
-  for await (const batch of events) {
-    const out: SseItem[] = [];
-    for (const item of batch) {
-      if ('data' in item) {
-        if (item.data === '[DONE]') flushAll(out);
-      } else {
-        const choices = item.json.choices as Choice[] | undefined;
-        if (Array.isArray(choices) && choices.length > 0) {
-          template = item.json;
-          for (const choice of choices) maskChoice(choice, perChoice, maskers, finish);
+  return {
+    batch(batch) {
+      const out: SseItem[] = [];
+      for (const item of batch) {
+        if ('data' in item) {
+          if (item.data === '[DONE]') flushAll(out);
+        } else {
+          const choices = item.json.choices as Choice[] | undefined;
+          if (Array.isArray(choices) && choices.length > 0) {
+            template = item.json;
+            for (const choice of choices) maskChoice(item, choice, perChoice, maskers, finish);
+          }
         }
+        out.push(item);
       }
-      out.push(item);
-    }
-    yield out;
-  }
-  const rest: SseItem[] = [];
-  flushAll(rest);
-  if (rest.length) yield rest;
+      return out;
+    },
+    end() {
+      const rest: SseItem[] = [];
+      flushAll(rest);
+      return rest;
+    },
+  };
 }
 
 function maskChoice(
+  item: { json: Json; raw?: string },
   choice: Choice,
   perChoice: Map<number, StreamMasker>,
   maskers: EdgeServices['maskers'],
@@ -106,10 +107,13 @@ function maskChoice(
     out = masker.push(text);
   }
   if (choice.finish_reason != null) out += finish(index);
-  if (typeof text === 'string' || out) {
-    if (isChat) choice.delta!.content = out;
-    else choice.text = out;
-  }
+  if (out === text || (typeof text !== 'string' && !out)) return;
+  if (isChat) choice.delta!.content = out;
+  else choice.text = out;
+  // The frame the backend sent, with only this value changed; re-encoded when that is ambiguous.
+  const key = isChat ? 'content' : 'text';
+  if (item.raw !== undefined)
+    item.raw = typeof text === 'string' ? replaceStringValue(item.raw, key, text, out) : undefined;
 }
 
 /** A chunk carrying a choice's held-back text, shaped like the stream's other chunks. */

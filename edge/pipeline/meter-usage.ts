@@ -3,14 +3,14 @@
  * token bucket once it has ended, and removes the usage the edge asked for on the client's
  * behalf but the client did not request.
  */
-import type { EdgeServices, RequestState } from '../context.ts';
-import { EdgeReply, type SseItem } from '../reply.ts';
+import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
+import { EdgeReply, type SseItem, type SseStage } from '../reply.ts';
 
 type Usage = { total_tokens?: unknown };
 
 export const meterUsage =
   ({ limiter }: EdgeServices) =>
-  (reply: unknown, _request: Request, state: RequestState): unknown => {
+  (reply: unknown, _request: EdgeRequest, state: RequestState): unknown => {
     if (!(reply instanceof EdgeReply) || reply.fromCache || !state.principal) return reply;
     const { sub, limits } = state.principal;
     const charge = (usage: unknown) => {
@@ -21,18 +21,11 @@ export const meterUsage =
     };
     if (reply.body.type === 'json') charge((reply.body.json as { usage?: unknown })?.usage);
     if (reply.body.type === 'sse')
-      reply.body = {
-        type: 'sse',
-        events: meterStream(reply.body.events, charge, !!state.injectedUsage),
-      };
+      reply.body.stages.push(meterStream(charge, !!state.injectedUsage));
     return reply;
   };
 
-async function* meterStream(
-  events: AsyncIterable<SseItem[]>,
-  charge: (usage: unknown) => void,
-  strip: boolean,
-): AsyncGenerator<SseItem[]> {
+function meterStream(charge: (usage: unknown) => void, strip: boolean): SseStage {
   const keep = (item: SseItem) => {
     if (!('json' in item && 'usage' in item.json)) return true;
     if (item.json.usage) charge(item.json.usage);
@@ -40,10 +33,8 @@ async function* meterStream(
     const choices = item.json.choices;
     if (Array.isArray(choices) && choices.length === 0) return false;
     delete item.json.usage;
+    delete item.raw;
     return true;
   };
-  for await (const batch of events) {
-    const kept = batch.filter(keep);
-    if (kept.length) yield kept;
-  }
+  return { batch: (batch) => batch.filter(keep) };
 }

@@ -1,18 +1,23 @@
 /** Stage 2: reads the JSON body under the size limit (413 beyond, before buffering it all). */
 import { badRequest, payloadTooLarge } from '../../shared/errors.ts';
-import type { EdgeServices, RequestState } from '../context.ts';
+import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
 
 export const readBody =
   ({ config, metrics }: EdgeServices) =>
-  async (request: Request, state: RequestState): Promise<undefined> => {
+  async (request: EdgeRequest, state: RequestState): Promise<undefined> => {
     const limit = config.input.maxBodyBytes;
     const declared = Number(request.headers.get('content-length') ?? Number.NaN);
-    if (declared > limit || !request.body) {
+    const read = request.bodyBytes;
+    if (declared > limit || (!request.body && !read)) {
       if (declared > limit) metrics.filtered.inc({ kind: 'body_too_large' });
       if (declared > limit) throw payloadTooLarge(limit);
       throw badRequest('Request body is required.');
     }
-    const bytes = await readLimited(request.body, limit);
+    const bytes = read
+      ? read.byteLength > limit
+        ? null
+        : read
+      : await readLimited(request.body!, limit);
     if (!bytes) {
       metrics.filtered.inc({ kind: 'body_too_large' });
       throw payloadTooLarge(limit);

@@ -4,12 +4,12 @@
  */
 import type { HttpError } from '../../shared/errors.ts';
 import { requestTexts } from '../../shared/openai.ts';
-import type { EdgeServices, RequestState } from '../context.ts';
+import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
 import type { BodyOutcome } from '../reply.ts';
 
 export function record(
   { metrics, log, now, config }: EdgeServices,
-  request: Request,
+  request: EdgeRequest,
   state: RequestState,
   status: number,
   outcome: BodyOutcome,

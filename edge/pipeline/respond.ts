@@ -3,13 +3,13 @@
  * request earned (x-request-id, rate limits, x-cache); metrics and the log line follow when the
  * body has ended (record.ts).
  */
-import type { EdgeServices, RequestState } from '../context.ts';
+import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
 import { EdgeReply, renderReply } from '../reply.ts';
 import { record } from './record.ts';
 
 export const respond =
   (services: EdgeServices) =>
-  (reply: unknown, request: Request, state: RequestState): Response => {
+  (reply: unknown, request: EdgeRequest, state: RequestState): Response => {
     state.route = (request as { route?: string }).route ?? 'unmatched';
     const headers = { ...state.headers };
     if (state.cacheResult) headers['x-cache'] = state.cacheResult;

@@ -3,13 +3,13 @@
  * `content_filter` naming the rule). Every refusal is counted by kind.
  */
 import { HttpError } from '../../shared/errors.ts';
-import type { EdgeServices, RequestState } from '../context.ts';
+import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
 import { checkRequest, contentFilterError } from '../filter.ts';
 import { type Endpoint, validateRequest } from '../schema.ts';
 
 export const validate =
   ({ config, filters, metrics }: EdgeServices, endpoint: Endpoint) =>
-  async (_request: Request, state: RequestState): Promise<undefined> => {
+  async (_request: EdgeRequest, state: RequestState): Promise<undefined> => {
     state.endpoint = endpoint;
     try {
       state.body = validateRequest(endpoint, state.rawBody, config.input);
