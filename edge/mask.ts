@@ -168,7 +168,9 @@ export class StreamMasker {
       this.#holds[i] = hold;
       limit = Math.min(limit, hold);
     });
-    const sorted = this.#cached.flat().sort(byPriority);
+    // Usually no candidate is pending at all: then nothing to sort or filter.
+    const pending = this.#cached.some((list) => list.length > 0);
+    const sorted = pending ? this.#cached.flat().sort(byPriority) : [];
     const { chosen, cursor } = choose(sorted, this.#done, limit, folded);
     const cut = Math.max(boundaryDown(folded, limit), cursor);
     const originalCut = cut < n ? folded.starts[cut]! : this.#original.length;
@@ -176,7 +178,7 @@ export class StreamMasker {
     const out = render(this.#original, folded, chosen, this.#maskers, range, this.counts);
     this.#done = cut;
     this.#originalDone = originalCut;
-    this.#cached = this.#cached.map((list) => list.filter((c) => c.start >= cut));
+    if (pending) this.#cached = this.#cached.map((list) => list.filter((c) => c.start >= cut));
     if (cut - MASK_CONTEXT_CHARS >= TRIM_STEP) this.#trim(cut - MASK_CONTEXT_CHARS);
     return out;
   }

@@ -51,27 +51,44 @@ const TOKEN_FAMILIES: TokenFamily[] = [
 ];
 const TOKEN_RUN = asciiClass(/[A-Za-z0-9_.-]/);
 
+/** Each prefix's proper beginnings, longest first: a token may be arriving one of these. */
+const partialPrefixes = new WeakMap<TokenFamily, string[][]>();
+function partialsOf(family: TokenFamily): string[][] {
+  let partials = partialPrefixes.get(family);
+  if (!partials) {
+    partials = family.prefixes.map((p) =>
+      [...p]
+        .map((_, k) => p.slice(0, k))
+        .slice(1)
+        .reverse(),
+    );
+    partialPrefixes.set(family, partials);
+  }
+  return partials;
+}
+
 /** Earliest start of a token of this family that more text could still change. */
 function tokenHold(family: TokenFamily, text: string): number {
   const n = text.length;
   const lo = Math.max(0, n - family.maxLength + 1);
-  let runStart = -1; // the trailing run of token characters, found only when needed
+  // A token that more text could change runs through token characters to the end of the text:
+  // it starts in the trailing run, so only that run is searched (usually one word, not the
+  // family's whole maxLength).
+  const runStart = Math.max(lo, trailingRunHold(text, TOKEN_RUN, TOKEN_RUN, n - lo));
   let hold = n;
-  for (const prefix of family.prefixes) {
-    for (let k = Math.min(prefix.length - 1, n - lo); k > 0; k--)
-      if (text.endsWith(prefix.slice(0, k))) {
-        hold = Math.min(hold, n - k);
+  const partials = partialsOf(family);
+  family.prefixes.forEach((prefix, i) => {
+    for (const partial of partials[i]!)
+      if (partial.length <= n - lo && text.endsWith(partial)) {
+        hold = Math.min(hold, n - partial.length);
         break;
       }
-    const first = text.indexOf(prefix, lo);
-    if (first === -1 || first >= hold) continue;
-    if (runStart < 0) runStart = trailingRunHold(text, TOKEN_RUN, TOKEN_RUN, n - lo);
-    for (let at = text.indexOf(prefix, Math.max(first, runStart)); at !== -1 && at < hold; ) {
+    for (let at = text.indexOf(prefix, runStart); at !== -1 && at < hold; ) {
       const next = family.nextAlive ? family.nextAlive(text, at) : at;
       if (next === at) hold = at;
       else at = text.indexOf(prefix, next);
     }
-  }
+  });
   return hold;
 }
 
