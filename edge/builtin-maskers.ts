@@ -26,8 +26,8 @@ function emailMasker(): Masker {
     kind: 'email',
     maxMatchLength: EMAIL_MAX,
     findAll: (text, from, to) => scanCandidates(EMAIL_RE, text, [], undefined, from, to),
-    holdFrom(text) {
-      const start = trailingRunHold(text, EMAIL_RUN, EMAIL_START, EMAIL_MAX);
+    holdFrom(text, from) {
+      const start = trailingRunHold(text, EMAIL_RUN, EMAIL_START, EMAIL_MAX, from);
       if (start === text.length) return start;
       // A domain cannot hold an '@', so a candidate whose '@' comes before the last one has ended;
       // and a local part ends at an '@' within LOCAL_MAX characters of its start.
@@ -75,7 +75,7 @@ function phoneMasker(): Masker {
       scanCandidates(INTL_PHONE_RE, text, out, intlPhoneLength, from, to);
       return scanCandidates(NANP_PHONE_RE, text, out, undefined, from, to);
     },
-    holdFrom: (text) => trailingRunHold(text, PHONE_RUN, PHONE_START, PHONE_MAX),
+    holdFrom: (text, from) => trailingRunHold(text, PHONE_RUN, PHONE_START, PHONE_MAX, from),
   };
 }
 
@@ -103,7 +103,7 @@ function cardMasker(): Masker {
     kind: 'card',
     maxMatchLength: CARD_MAX,
     findAll: (text, from, to) => scanCandidates(CARD_RE, text, [], cardLength, from, to),
-    holdFrom: (text) => trailingRunHold(text, CARD_RUN, CARD_START, CARD_MAX),
+    holdFrom: (text, from) => trailingRunHold(text, CARD_RUN, CARD_START, CARD_MAX, from),
   };
 }
 
@@ -120,7 +120,7 @@ function ipMasker(): Masker {
     kind: 'ip',
     maxMatchLength: IP_MAX,
     findAll: (text, from, to) => scanCandidates(IP_RE, text, [], ipAddressLength, from, to),
-    holdFrom: (text) => trailingRunHold(text, IP_RUN, IP_START, IP_MAX),
+    holdFrom: (text, from) => trailingRunHold(text, IP_RUN, IP_START, IP_MAX, from),
   };
 }
 

@@ -157,7 +157,9 @@ export class StreamMasker {
     let limit = n;
     this.#maskers.forEach((m, i) => {
       const from = Math.max(this.#done, this.#holds[i]!);
-      const pending = final ? n : Math.max(n - m.maxMatchLength, m.holdFrom?.(folded.text) ?? 0);
+      const pending = final
+        ? n
+        : Math.max(n - m.maxMatchLength, m.holdFrom?.(folded.text, from) ?? 0);
       const hold = Math.max(from, pending);
       if (hold > from) {
         const offset = Math.max(0, from - MASK_CONTEXT_CHARS);

@@ -25,9 +25,11 @@ export interface Masker {
   /**
    * Earliest index in `text` where a candidate could start whose presence or extent more text
    * could still change; `text.length` when none. Optional: without it the streaming masker holds
-   * back the last `maxMatchLength` characters.
+   * back the last `maxMatchLength` characters. Candidates starting before `from` are already
+   * decided (the stream held back there earlier and has since moved on), so they need not be
+   * looked at: an answer below `from` counts as `from`. Lets a hold look only at new text.
    */
-  holdFrom?(text: string): number;
+  holdFrom?(text: string, from?: number): number;
 }
 
 /** How far back a masker's lookbehind may look (the stream keeps this much emitted text). */
@@ -94,15 +96,16 @@ export const inClass = (table: Uint8Array, text: string, i: number) => {
  * Start of the trailing run of `run`-class characters (looking back at most `maxBack`), advanced to
  * its first `startClass` character; `text.length` when the run has none. A candidate that more text
  * could change must have read up to the end of the text through characters of its own class, so
- * it starts inside this run.
+ * it starts inside this run. Nothing before `from` is looked at (see `Masker.holdFrom`).
  */
 export function trailingRunHold(
   text: string,
   run: Uint8Array,
   startClass: Uint8Array,
   maxBack: number,
+  from = 0,
 ): number {
-  const floor = Math.max(0, text.length - maxBack);
+  const floor = Math.max(0, text.length - maxBack, from);
   let i = text.length;
   while (i > floor && inClass(run, text, i - 1)) i--;
   while (i < text.length && !inClass(startClass, text, i)) i++;

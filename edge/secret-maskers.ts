@@ -68,9 +68,9 @@ function partialsOf(family: TokenFamily): string[][] {
 }
 
 /** Earliest start of a token of this family that more text could still change. */
-function tokenHold(family: TokenFamily, text: string): number {
+function tokenHold(family: TokenFamily, text: string, from = 0): number {
   const n = text.length;
-  const lo = Math.max(0, n - family.maxLength + 1);
+  const lo = Math.max(0, n - family.maxLength + 1, from);
   // A token that more text could change runs through token characters to the end of the text:
   // it starts in the trailing run, so only that run is searched (usually one word, not the
   // family's whole maxLength).
@@ -98,7 +98,7 @@ function tokenMasker(family: TokenFamily): Masker {
     kind: 'secret',
     maxMatchLength: family.maxLength,
     findAll: (text, from, to) => scanCandidates(re, text, [], undefined, from, to),
-    holdFrom: (text) => tokenHold(family, text),
+    holdFrom: (text, from) => tokenHold(family, text, from),
   };
 }
 
@@ -118,8 +118,8 @@ function bearerMasker(): Masker {
     kind: 'secret',
     maxMatchLength: BEARER_MAX,
     findAll: (text, from, to) => scanCandidates(BEARER_RE, text, [], undefined, from, to),
-    holdFrom(text) {
-      const start = trailingRunHold(text, CREDENTIAL_RUN, CREDENTIAL_RUN, BEARER_MAX);
+    holdFrom(text, from) {
+      const start = trailingRunHold(text, CREDENTIAL_RUN, CREDENTIAL_RUN, BEARER_MAX, from);
       const before = text.slice(Math.max(0, start - 20), start);
       return start < text.length && AFTER_BEARER_RE.test(before) ? start : text.length;
     },
