@@ -27,7 +27,7 @@ export interface CpuRunnerOptions {
   blockSize: number;
   /** Weight-only quantisation applied on load (MatMulNBits); default 'none'. */
   quantization?: Quantization;
-  /** MatMulNBits block size (default 32) and symmetric mode (default asymmetric). */
+  /** MatMulNBits block size (default 128) and symmetric mode (default asymmetric, zero points). */
   quantBlockSize?: 16 | 32 | 64 | 128;
   quantSymmetric?: boolean;
   /** MatMulNBits accuracy_level: 4 (int8 activations, default) or 0 (fp32). */
