@@ -43,8 +43,7 @@ export interface EdgeApp {
   close(): void;
 }
 
-/** The default log: one JSON line per record on stdout. */
-export const jsonLog = (record: LogRecord) =>
+const jsonLog = (record: LogRecord) =>
   console.log(JSON.stringify({ time: new Date().toISOString(), ...record }));
 
 export function createServices(config: EdgeConfig, deps: EdgeDeps): EdgeServices {

@@ -13,7 +13,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { createEdgeApp, type EdgeApp, jsonLog } from './app.ts';
+import { createEdgeApp, type EdgeApp } from './app.ts';
 import type { EdgeConfig } from './config.ts';
 import type { EdgeRequest, HeaderReader, LogRecord } from './context.ts';
 import { BackendDiscovery, type DnsResolver, isDiscoverySpec } from './discovery.ts';
@@ -51,7 +51,7 @@ export const SERVER_TIMEOUTS = {
 
 export async function startNodeEdge(options: NodeEdgeOptions = {}): Promise<NodeEdge> {
   const config = options.config ?? loadNodeConfig(options);
-  const log = options.log ?? jsonLog;
+  const log = options.log ?? stdoutLog;
   // Discovery resolves before the app exists; its later changes go to the app's pool.
   const target: { pool?: BackendPool } = {};
   const discovery = await discoverBackends(config, log, options.resolver, (urls) =>
@@ -106,6 +106,10 @@ export async function startNodeEdge(options: NodeEdgeOptions = {}): Promise<Node
     },
   };
 }
+
+/** One JSON line per record, written straight to stdout (console.log formats its arguments first). */
+const stdoutLog = (record: LogRecord) =>
+  void process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
 
 /**
  * When the backend list holds `dns+`/`srv+` specs: resolves them once (the app starts with the
