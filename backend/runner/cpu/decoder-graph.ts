@@ -13,7 +13,7 @@ import type { ModelSpec } from '../../model/config.ts';
 import type { WeightSet } from '../../model/loader.ts';
 import { type BuiltModel, GraphBuilder } from './graph-builder.ts';
 import { TensorDataType as DT } from './onnx-proto.ts';
-import { type QuantizeOptions, quantizeMatrix } from './quantize.ts';
+import { concatQuantized, type QuantizeOptions, quantizeMatrix } from './quantize.ts';
 
 export type Quantization = 'none' | 'int8' | 'int4';
 
@@ -63,27 +63,45 @@ class DecoderBuilder {
   }
 
   private concatRows(names: string[]): Float32Array {
-    const parts = names.map((n) => this.weights.float32(n));
-    const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-    let offset = 0;
-    for (const p of parts) {
-      out.set(p, offset);
-      offset += p.length;
-    }
-    return out;
+    return concatFloats(names.map((n) => this.weights.float32(n)));
   }
 
-  /** y = x·Wᵀ (+ bias) for an HF [n, k] weight, in fp32 (Gemm) or quantised (MatMulNBits). */
-  linear(x: string, id: string, weight: Float32Array, n: number, k: number, bias?: Float32Array) {
+  /**
+   * y = x·Wᵀ (+ bias) for an HF [n, k] weight, in fp32 (Gemm) or quantised (MatMulNBits). A fused
+   * projection passes W as row blocks (`parts`), whose first may be scaled (q carries the attention
+   * scale): quantised, each block is quantised alone and only the packed bytes are concatenated.
+   */
+  linear(
+    x: string,
+    id: string,
+    parts: Float32Array[],
+    n: number,
+    k: number,
+    bias?: Float32Array,
+    firstPartScale = 1,
+  ) {
     const g = this.g;
     const biasName = bias ? g.initializer(`${id}.bias`, bias, [n]) : '';
     if (!this.quant) {
+      let weight = parts.length === 1 ? parts[0] : concatFloats(parts);
+      if (firstPartScale !== 1) {
+        if (weight === parts[0]) weight = weight.slice();
+        scaleInPlace(weight.subarray(0, parts[0].length), firstPartScale);
+      }
       // Gemm is 2-D: flatten [B, Q, k] (Reshape aliases, no copy) and restore [B, Q, n].
       const inputs = [this.flat(x, k), g.initializer(`${id}.weight`, weight, [n, k])];
       if (biasName) inputs.push(biasName);
       return g.op('Reshape', [g.op('Gemm', inputs, { transB: 1 }), this.blockShape(n)]);
     }
-    const m = quantizeMatrix(weight, n, k, this.quant);
+    const quant = this.quant;
+    const m = concatQuantized(
+      parts.map((part, i) => {
+        const q = quantizeMatrix(part, part.length / k, k, quant);
+        // Scaling a block's scale scales every weight it holds: same levels, no float copy.
+        if (i === 0 && firstPartScale !== 1) scaleInPlace(q.scales, firstPartScale);
+        return q;
+      }),
+    );
     const blocks = Math.ceil(k / m.blockSize);
     const inputs = [
       x,
@@ -203,10 +221,10 @@ class DecoderBuilder {
           },
         );
       }
-      return this.linear(x, 'lm_head', w, spec.vocabSize, spec.hiddenSize);
+      return this.linear(x, 'lm_head', [w], spec.vocabSize, spec.hiddenSize);
     }
     if (!this.quant) return g.op('Gemm', [x, embedName], { transB: 1 });
-    return this.linear(x, 'lm_head', embed, spec.vocabSize, spec.hiddenSize);
+    return this.linear(x, 'lm_head', [embed], spec.vocabSize, spec.hiddenSize);
   }
 
   /**
@@ -239,16 +257,22 @@ class DecoderBuilder {
     const p = `model.layers.${layer}.self_attn`;
     const qDim = spec.numHeads * spec.headDim;
     const names = ['q_proj', 'k_proj', 'v_proj'].map((n) => `${p}.${n}`);
-    const weight = this.concatRows(names.map((n) => `${n}.weight`));
+    const weights = names.map((n) => this.weights.float32(`${n}.weight`));
     const bias = spec.attentionBias ? this.concatRows(names.map((n) => `${n}.bias`)) : undefined;
     // The 1/sqrt(headDim) attention scale rides on q's projection (RoPE is linear), or on q's
     // norm weight when there is one, instead of costing a Mul per layer.
     const attentionScale = 1 / Math.sqrt(spec.headDim);
-    if (!spec.qkNorm) {
-      scaleInPlace(weight.subarray(0, qDim * spec.hiddenSize), attentionScale);
-      if (bias) scaleInPlace(bias.subarray(0, qDim), attentionScale);
-    }
-    const qkv = this.linear(x, `${p}.qkv`, weight, qDim + 2 * kvDim, spec.hiddenSize, bias);
+    const qScale = spec.qkNorm ? 1 : attentionScale;
+    if (bias) scaleInPlace(bias.subarray(0, qDim), qScale);
+    const qkv = this.linear(
+      x,
+      `${p}.qkv`,
+      weights,
+      qDim + 2 * kvDim,
+      spec.hiddenSize,
+      bias,
+      qScale,
+    );
     // v is split straight into its graph output: the runner stores it as is.
     const [q, k, v] = g.opMulti(
       'Split',
@@ -273,7 +297,7 @@ class DecoderBuilder {
       scale: { f: 1 },
     });
     const w = this.weights.float32(`model.layers.${layer}.self_attn.o_proj.weight`);
-    return this.linear(ctx, `model.layers.${layer}.o_proj`, w, spec.hiddenSize, qDim);
+    return this.linear(ctx, `model.layers.${layer}.o_proj`, [w], spec.hiddenSize, qDim);
   }
 
   /** [B, Kh+Q, kvDim]: each sequence's history gathered from the pool, then its new rows. */
@@ -286,7 +310,7 @@ class DecoderBuilder {
     const { spec, g } = this;
     const p = `model.layers.${layer}.mlp`;
     const inter = spec.intermediateSize;
-    const gateUp = this.concatRows([`${p}.gate_proj.weight`, `${p}.up_proj.weight`]);
+    const gateUp = ['gate_proj', 'up_proj'].map((n) => this.weights.float32(`${p}.${n}.weight`));
     const gu = this.linear(x, `${p}.gate_up`, gateUp, 2 * inter, spec.hiddenSize);
     const [gate, up] = g.opMulti(
       'Split',
@@ -296,8 +320,18 @@ class DecoderBuilder {
     );
     const act = g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
     const down = this.weights.float32(`${p}.down_proj.weight`);
-    return this.linear(g.op('Mul', [act, up]), `${p}.down`, down, spec.hiddenSize, inter);
+    return this.linear(g.op('Mul', [act, up]), `${p}.down`, [down], spec.hiddenSize, inter);
   }
+}
+
+function concatFloats(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
 
 function scaleInPlace(values: Float32Array, factor: number): void {

@@ -2,7 +2,12 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from './graph-builder.ts';
 import { TensorDataType as DT } from './onnx-proto.ts';
-import { dequantizeMatrix, type QuantizeOptions, quantizeMatrix } from './quantize.ts';
+import {
+  concatQuantized,
+  dequantizeMatrix,
+  type QuantizeOptions,
+  quantizeMatrix,
+} from './quantize.ts';
 
 function random(n: number, seed: number): Float32Array {
   let x = seed;
@@ -58,6 +63,19 @@ describe.each(cases)('quantizeMatrix %o', (options) => {
   const [n, k, m] = [24, 80, 3];
   const weight = random(n * k, 7);
   const q = quantizeMatrix(weight, n, k, options);
+
+  it('quantises row blocks separately into the same bytes as the whole matrix', () => {
+    const split = 10;
+    const parts = [weight.subarray(0, split * k), weight.subarray(split * k)];
+    const joined = concatQuantized([
+      quantizeMatrix(parts[0], split, k, options),
+      quantizeMatrix(parts[1], n - split, k, options),
+    ]);
+    expect(joined.n).toBe(n);
+    expect(joined.data).toEqual(q.data);
+    expect(joined.scales).toEqual(q.scales);
+    expect(joined.zeroPoints).toEqual(q.zeroPoints);
+  });
 
   it('dequantises to within half a step of every weight', () => {
     const back = dequantizeMatrix(q);

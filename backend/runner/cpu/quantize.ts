@@ -59,11 +59,12 @@ function blockParams(
 }
 
 /**
- * round(x / scale) + zeroPoint, clamped to [0, maxQ], given `offset` = zeroPoint + 0.5: floor and
- * a multiply by the inverse scale cost a fraction of Math.round and a division per weight.
+ * round(x / scale) + zeroPoint, clamped to [0, maxQ], given `offset` = zeroPoint + 0.5: a multiply
+ * by the inverse scale and an integer truncation cost a fraction of Math.round and a division.
  */
 function level(x: number, inverseScale: number, offset: number, maxQ: number): number {
-  const q = Math.floor(x * inverseScale + offset);
+  // Truncation is floor for the non-negative values that survive the clamp, and stays int32.
+  const q = (x * inverseScale + offset) | 0;
   return q < 0 ? 0 : Math.min(q, maxQ);
 }
 
@@ -140,6 +141,44 @@ export function quantizeMatrix(
     }
   }
   return { n, k, bits, blockSize, data, scales, zeroPoints };
+}
+
+/**
+ * Row-wise concatenation of quantised matrices with the same k and options: rows quantise
+ * independently, so this equals quantising the concatenated floats, without building that copy.
+ */
+export function concatQuantized(parts: QuantizedMatrix[]): QuantizedMatrix {
+  const [first] = parts;
+  const join = <T extends Uint8Array | Float32Array>(arrays: T[], make: (n: number) => T): T => {
+    const out = make(arrays.reduce((sum, a) => sum + a.length, 0));
+    let offset = 0;
+    for (const a of arrays) {
+      out.set(a, offset);
+      offset += a.length;
+    }
+    return out;
+  };
+  for (const p of parts) {
+    if (p.k !== first.k || p.bits !== first.bits || p.blockSize !== first.blockSize) {
+      throw new Error('concatQuantized needs parts with the same k, bits and block size');
+    }
+  }
+  const zeroPoints = parts.map((p) => p.zeroPoints);
+  return {
+    ...first,
+    n: parts.reduce((sum, p) => sum + p.n, 0),
+    data: join(
+      parts.map((p) => p.data),
+      (n) => new Uint8Array(n),
+    ),
+    scales: join(
+      parts.map((p) => p.scales),
+      (n) => new Float32Array(n),
+    ),
+    zeroPoints: zeroPoints.every((z) => z !== null)
+      ? join(zeroPoints as Uint8Array[], (n) => new Uint8Array(n))
+      : null,
+  };
 }
 
 /** The float matrix a quantised one stands for (tests and accuracy reports). */
