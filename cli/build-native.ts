@@ -27,6 +27,7 @@ export const nativeSources = [
   'attention-decode.cu',
   'attention-prefill.cu',
   'sampling.cu',
+  'sampling-fast.cu',
   'weights-init.cu',
   'model.cu',
   'forward.cu',

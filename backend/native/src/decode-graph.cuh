@@ -1,11 +1,12 @@
 // CUDA graphs for pure-decode steps (included by forward.cu, after run_layers/enqueue_rows).
 // A step whose every sequence brings one sampled token is padded to a batch-size bucket
-// (1, 2, 4, …, max) and replayed from a graph captured the first time that bucket is seen. Every
+// (1, 2, 4, 8, 16, then multiples of 16 up to max; powers of two with
+// EDGESERVE_CUDA_GRAPH_BUCKETS=pow2) and replayed from a graph captured the first time that bucket is seen. Every
 // per-step input lives at a fixed address of one device arena, refilled from its pinned host twin
 // before each replay; host-side launch arguments are frozen at capture, so the attention split is
 // planned for max_model_len and the block-table stride is read on the device. Padded slots get
-// token 0, slot -1 (no KV write), context 0 (no attention) and greedy sampling; their results are
-// never returned. Anything else (prefill, mixed, prompt logprobs, kept logits) runs eagerly.
+// token 0, slot -1 (no KV write), context 0 (no attention) and greedy sampling, which the fast
+// sampler skips (rows at or past num_live); their results are never returned. Anything else (prefill, mixed, prompt logprobs, kept logits) runs eagerly.
 #pragma once
 #include <cstdio>
 #include <cstring>
@@ -21,7 +22,7 @@ constexpr int kBanCapacity = 1 << 16;
 // Typed views of the arena (host or device): the same layout either way.
 struct GraphView {
   int32_t *tokens, *positions, *slots, *context_lens, *iota, *row_target, *row_num_top, *top_k;
-  int32_t *pen_offsets, *ban_offsets, *table_stride;
+  int32_t *pen_offsets, *ban_offsets, *table_stride, *num_live;
   float *temperature, *top_p, *min_p, *uniform, *rep, *freq, *pres;
   int32_t *tables, *pen_tokens, *pen_counts, *pen_in_prompt, *ban_tokens;
   size_t head_bytes, bytes;
@@ -49,6 +50,7 @@ GraphView graph_view(char* base, const GraphInputs& g) {
   v.pen_offsets = i32(B + 1);
   v.ban_offsets = i32(B + 1);
   v.table_stride = i32(1);
+  v.num_live = i32(1);
   v.temperature = f32(B);
   v.top_p = f32(B);
   v.min_p = f32(B);
@@ -66,9 +68,13 @@ GraphView graph_view(char* base, const GraphInputs& g) {
   return v;
 }
 
+// Powers of two up to the bucket step, then multiples of it (padding past 16 sequences stays under
+// 16 rows: the GEMMs and the LM head at these sizes cost in proportion to their rows).
 int bucket_for(const Model& m, int n) {
+  int step = m.graph_bucket_step;
   int b = 1;
-  while (b < n) b *= 2;
+  while (b < n && (step == 0 || b < step)) b *= 2;
+  if (b < n) b = (n + step - 1) / step * step;
   return b < m.graph_inputs.max_bucket ? b : m.graph_inputs.max_bucket;
 }
 
@@ -114,6 +120,7 @@ void stage_graph_inputs(Model& m, const es_batch& b, int bucket) {
     h.ban_offsets[i] = b.row_ban_offsets[i < n ? i : n];
   }
   *h.table_stride = mb;
+  *h.num_live = n;
   std::memcpy(h.tables, b.block_tables, (size_t)n * mb * 4);
   std::memcpy(h.pen_tokens, b.penalty_tokens, pen * 4);
   std::memcpy(h.pen_counts, b.penalty_output_counts, pen * 4);
@@ -167,6 +174,7 @@ Plan graph_plan(Model& m, int bucket) {
   a.penalty_output_counts = d.pen_counts;
   a.penalty_in_prompt = d.pen_in_prompt;
   a.ban_tokens = d.ban_tokens;
+  a.num_live = d.num_live;
   return p;
 }
 

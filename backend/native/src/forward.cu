@@ -137,7 +137,9 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
   Workspace& w = m.ws;
   cudaStream_t st = m.stream;
   int h = c.hidden_size, inter = c.intermediate_size;
+  StepProfile& prof = m.profile;
   launch_embedding(p.tokens, m.embed, w.residual, num_tokens, h, c.vocab_size, st);
+  prof.mark(st, "embed");
   AttentionArgs att{w.qkv, nullptr, nullptr, p.query_start, p.positions, p.context_lens,
                     p.block_tables, p.max_blocks_per_seq, c.block_size, c.num_heads, c.num_kv_heads, c.head_dim,
                     1.f / std::sqrt((float)c.head_dim), w.attn, p.table_stride};
@@ -147,11 +149,14 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
     const LayerWeights& lw = m.layers[l];
     launch_add_rmsnorm(w.residual, l == 0 ? nullptr : w.tmp, lw.input_norm, w.normed, num_tokens,
                        h, c.rms_norm_eps, st);
+    prof.mark(st, "norm");
     gemm(m, lw.qkv, w.normed, w.qkv, m.qkv_dim(), num_tokens, h, false);
+    prof.mark(st, "gemm_qkv");
     QkvPostArgs qa{w.qkv, lw.qkv_bias, lw.q_norm, lw.k_norm, p.positions, p.slots, m.inv_freq,
                    c.rope_attention_scaling, m.k_cache(l), m.v_cache(l), num_tokens,
                    c.num_heads, c.num_kv_heads, c.head_dim, c.rms_norm_eps};
     launch_qkv_post(qa, st);
+    prof.mark(st, "qkv_post");
     att.k_cache = m.k_cache(l);
     att.v_cache = m.v_cache(l);
     if (m.decode_v2)
@@ -160,16 +165,24 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
     else
       launch_decode_attention(att, p.item_token, p.item_seq, p.num_items, p.max_context,
                               w.partial_out, w.partial_ml, w.partial_capacity, m.num_sms, st);
+    prof.mark(st, "attn_decode");
     launch_prefill_attention(att, p.tile_seq, p.tile_qbegin, p.num_tiles, st);
+    prof.mark(st, "attn_prefill");
     gemm(m, lw.o, w.attn, w.tmp, h, num_tokens, c.num_heads * c.head_dim, false);
+    prof.mark(st, "gemm_o");
     launch_add_rmsnorm(w.residual, w.tmp, lw.post_norm, w.normed, num_tokens, h, c.rms_norm_eps,
                        st);
+    prof.mark(st, "norm");
     gemm(m, lw.gate_up, w.normed, w.gate_up, 2 * inter, num_tokens, h, false);
+    prof.mark(st, "gemm_gate_up");
     launch_silu_mul(w.gate_up, w.act, num_tokens, inter, st);
+    prof.mark(st, "silu_mul");
     gemm(m, lw.down, w.act, w.tmp, h, num_tokens, inter, false);
+    prof.mark(st, "gemm_down");
   }
   launch_add_rmsnorm(w.residual, w.tmp, m.final_norm, w.normed, num_tokens, h, c.rms_norm_eps,
                      st);
+  prof.mark(st, "norm");
 }
 
 // Logits and sampling for rows [r0, r0 + n), queued up to the copies into the pinned host
@@ -177,8 +190,11 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
 void enqueue_rows(Model& m, const Plan& p, int r0, int n) {
   const es_model_config& c = m.config;
   Workspace& w = m.ws;
+  StepProfile& prof = m.profile;
   launch_gather_rows(w.normed, p.rows + r0, w.row_hidden, n, c.hidden_size, m.stream);
+  prof.mark(m.stream, "gather_rows");
   gemm(m, m.lm_head, w.row_hidden, w.logits, c.vocab_size, n, c.hidden_size, true);
+  prof.mark(m.stream, "lm_head");
   SampleArgs a = p.sampling;
   a.raw_logits = w.logits;
   a.work = w.work;
@@ -201,7 +217,9 @@ void enqueue_rows(Model& m, const Plan& p, int r0, int n) {
   a.out_logprob = w.out_logprob;
   a.out_top_ids = w.out_top_ids;
   a.out_top_logprobs = w.out_top_logprobs;
-  launch_sampling(a, m.stream);
+  if (m.sampling_fast) launch_sampling_fast(a, m.stream);
+  else launch_sampling(a, m.stream);
+  prof.mark(m.stream, "sampling");
   cudaStream_t st = m.stream;
   constexpr int k = ES_MAX_TOP_LOGPROBS;
   CK(cudaMemcpyAsync(m.host_token, w.out_token, n * 4, cudaMemcpyDeviceToHost, st));
@@ -209,12 +227,15 @@ void enqueue_rows(Model& m, const Plan& p, int r0, int n) {
   CK(cudaMemcpyAsync(m.host_top_ids, w.out_top_ids, n * k * 4, cudaMemcpyDeviceToHost, st));
   CK(cudaMemcpyAsync(m.host_top_logprobs, w.out_top_logprobs, n * k * 4, cudaMemcpyDeviceToHost,
                      st));
+  prof.mark(st, "copy_out");
 }
 
 // Waits for the step and moves rows [r0, r0 + n) from the pinned mirrors into the result.
 void finish_rows(Model& m, int r0, int n, es_result& out) {
   constexpr int k = ES_MAX_TOP_LOGPROBS;
+  m.profile.enqueued();
   CK(cudaStreamSynchronize(m.stream));
+  m.profile.end();
   m.last_rows_begin = r0;
   m.last_rows_count = n;
   std::memcpy(out.token + r0, m.host_token, n * 4);
@@ -243,9 +264,11 @@ void model_execute(Model& m, const es_batch& b, es_result& out) {
   CK(cudaSetDevice(0));
   check_batch(m, b);
   if (graph_step(m, b, out)) return;
+  m.profile.begin(m.stream, b.num_tokens == b.num_seqs, b.num_rows);
   Plan p = stage_batch(m, b);
   CK(cudaMemcpyAsync(m.staging.device, m.staging.host, m.staging.used, cudaMemcpyHostToDevice,
                      m.stream));
+  m.profile.mark(m.stream, "stage_upload");
   run_layers(m, p, b.num_tokens);
   // The first chunk takes the remainder, so the last chunk (whose logits stay for lastLogits)
   // is always the final row_capacity rows: the sampled rows, which the caller puts last.

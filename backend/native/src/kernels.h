@@ -76,7 +76,7 @@ void launch_prefill_attention(const AttentionArgs& a, const int32_t* tile_seq,
                               const int32_t* tile_qbegin, int num_tiles, cudaStream_t stream);
 constexpr int kPrefillTile = 64;
 
-// sampling.cu: penalties/bans on a copy of the logits, then per-row sampling or scoring.
+// sampling.cu (first sampler, A/B baseline) and sampling-fast.cu: per-row sampling or scoring.
 struct SampleArgs {
   const float* raw_logits;  // [rows, vocab]
   float* work;              // [rows, vocab]: penalised logits
@@ -102,8 +102,12 @@ struct SampleArgs {
   float* out_logprob;
   int32_t* out_top_ids;
   float* out_top_logprobs;
+  // Fast sampler only: when set, rows at or past *num_live are graph padding and are skipped.
+  const int32_t* num_live = nullptr;
 };
 void launch_sampling(const SampleArgs& a, cudaStream_t stream);
+// sampling-fast.cu: the default sampler (no logits copy, one fused pass, id-order draw by ranges).
+void launch_sampling_fast(const SampleArgs& a, cudaStream_t stream);
 
 // weights-init.cu
 void launch_to_bf16(const void* src, int dtype, bf16* dst, size_t n, cudaStream_t stream);

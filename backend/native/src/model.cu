@@ -148,6 +148,13 @@ void model_init(Model& m, const es_model_config& config) {
   m.decode_v2 = !(att && std::strcmp(att, "v1") == 0);
   const char* graphs = std::getenv("EDGESERVE_CUDA_GRAPHS");
   m.graphs_enabled = m.decode_v2 && !(graphs && std::strcmp(graphs, "0") == 0);
+  const char* sampling = std::getenv("EDGESERVE_CUDA_SAMPLING");
+  m.sampling_fast = !(sampling && std::strcmp(sampling, "v1") == 0);
+  const char* buckets = std::getenv("EDGESERVE_CUDA_GRAPH_BUCKETS");
+  m.graph_bucket_step = buckets && std::strcmp(buckets, "pow2") == 0 ? 0 : 16;
+  const char* profile = std::getenv("EDGESERVE_CUDA_PROFILE");
+  m.profile.on = profile && std::strcmp(profile, "1") == 0;
+  if (m.profile.on) m.graphs_enabled = false;
   int rows = m.ws.row_capacity;
   CK(cudaMallocHost(&m.host_token, rows * sizeof(int32_t)));
   CK(cudaMallocHost(&m.host_logprob, rows * sizeof(float)));
@@ -159,6 +166,8 @@ void model_init(Model& m, const es_model_config& config) {
 void model_free(Model& m) {
   // Teardown: report nothing, free everything that exists.
   if (m.stream) cudaStreamSynchronize(m.stream);
+  m.profile.report();
+  m.profile.release();
   graphs_free(m);
   if (m.cublas) cublasDestroy(m.cublas);
   for (void* p : {(void*)m.weight_arena, (void*)m.workspace_arena, (void*)m.kv_cache,

@@ -4,6 +4,7 @@
 #include <vector>
 #include "../edgeserve-cuda.h"
 #include "common.cuh"
+#include "step-profile.h"
 
 namespace es {
 
@@ -67,8 +68,13 @@ struct Model {
   float *host_logprob = nullptr, *host_top_logprobs = nullptr;
   // Switches read once from the environment (A/B and fallback): EDGESERVE_CUDA_DECODE_ATTENTION
   // (v2 default, v1 the first kernel) and EDGESERVE_CUDA_GRAPHS (1 default, 0 eager only).
+  // EDGESERVE_CUDA_SAMPLING (fast default, v1 the first sampler) and EDGESERVE_CUDA_GRAPH_BUCKETS
+  // (16: 1, 2, 4, 8, then multiples of 16, the default; pow2: powers of two as in run 4).
   bool decode_v2 = true;
   bool graphs_enabled = true;
+  bool sampling_fast = true;
+  int graph_bucket_step = 16;  // 0: powers of two all the way
+  StepProfile profile;         // EDGESERVE_CUDA_PROFILE=1 (turns graphs off)
   GraphInputs graph_inputs;
   std::vector<DecodeGraph> graphs;
 
