@@ -12,6 +12,8 @@ export interface Server {
   /** The server's process: its CPU time is read from /proc (cpu-time.ts). */
   pid: number | undefined;
   stop(): Promise<void>;
+  /** The first error line the process wrote, if it says why requests fail. */
+  firstError?: () => string | undefined;
 }
 
 function track(child: ChildProcess): () => Promise<void> {
@@ -115,6 +117,12 @@ export async function startPortkey(): Promise<Server> {
     env: { ...process.env, NODE_ENV: 'production' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let firstError: string | undefined;
+  child.stderr?.on('data', (d: Buffer) => {
+    firstError ??= String(d)
+      .split('\n')
+      .find((l) => /error/i.test(l));
+  });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -126,7 +134,7 @@ export async function startPortkey(): Promise<Server> {
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, pid: child.pid, stop: track(child) };
+  return { url, pid: child.pid, stop: track(child), firstError: () => firstError };
 }
 
 function freePort(): Promise<number> {

@@ -194,7 +194,12 @@ async function main() {
     const streaming: Gateway[] = [];
     for (const g of gateways) {
       if ((await runLoad(g.target(stub), streamBody, 1, 3)).errors === 0) streaming.push(g);
-      else notes.push(`${g.name}: streamed requests fail here, so it is compared on JSON only`);
+      else {
+        const why = g.server?.firstError?.();
+        notes.push(
+          `${g.name}: streamed requests fail here${why ? ` (${why.trim()})` : ''}, so it is compared on JSON only`,
+        );
+      }
     }
     const scenarios = opts.scenarios.map((s) => {
       const scenario = SCENARIOS[s];
