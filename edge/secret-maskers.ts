@@ -3,7 +3,7 @@
  * "Bearer", and PEM private-key blocks. One masker per family, so a half-written key of one family
  * holds back only what that family could still match.
  */
-import { asciiClass, type Masker, scanCandidates, trailingRunHold } from './masker.ts';
+import { asciiClass, inClass, type Masker, scanCandidates, trailingRunHold } from './masker.ts';
 
 interface TokenFamily {
   /** Literal starts of a token; a pending token begins with one (or with a part of one). */
@@ -50,6 +50,9 @@ const TOKEN_FAMILIES: TokenFamily[] = [
   },
 ];
 const TOKEN_RUN = asciiClass(/[A-Za-z0-9_.-]/);
+for (const prefix of TOKEN_FAMILIES.flatMap((f) => f.prefixes))
+  if (![...prefix].every((_, i) => inClass(TOKEN_RUN, prefix, i)))
+    throw new Error(`token prefix '${prefix}' has a character outside the token run`);
 
 /** Each prefix's proper beginnings, longest first: a token may be arriving one of these. */
 const partialPrefixes = new WeakMap<TokenFamily, string[][]>();
@@ -75,11 +78,15 @@ function tokenHold(family: TokenFamily, text: string, from = 0): number {
   // it starts in the trailing run, so only that run is searched (usually one word, not the
   // family's whole maxLength).
   const runStart = Math.max(lo, trailingRunHold(text, TOKEN_RUN, TOKEN_RUN, n - lo));
+  // Prefixes are made of token characters (checked below), so a prefix or a beginning of one
+  // lies inside the run: after a space, say, nothing is pending.
+  const runLength = n - runStart;
+  if (runLength === 0) return n;
   let hold = n;
   const partials = partialsOf(family);
   family.prefixes.forEach((prefix, i) => {
     for (const partial of partials[i]!)
-      if (partial.length <= n - lo && text.endsWith(partial)) {
+      if (partial.length <= runLength && text.endsWith(partial)) {
         hold = Math.min(hold, n - partial.length);
         break;
       }

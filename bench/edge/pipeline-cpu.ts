@@ -1,0 +1,97 @@
+/**
+ * The edge pipeline's own CPU per streamed request, in process: no sockets, no other processes,
+ * so the number holds still on a busy machine where the end-to-end bench (run.ts) cannot. The
+ * upstream is a prebuilt SSE answer (32 content chunks, usage, [DONE]) arriving in one read or
+ * one read per event; the client reads the stream the way the Node entry writes it (SseBody).
+ *
+ *   npx tsx bench/edge/pipeline-cpu.ts [--reads one|per-event] [--text prose|abcd]
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { createEdgeApp } from '../../edge/app.ts';
+import { defaultConfig } from '../../edge/config.ts';
+import type { EdgeRequest } from '../../edge/context.ts';
+import { mintDevToken } from '../../edge/dev-token.ts';
+import { sseBodyOf } from '../../edge/reply.ts';
+import { parseOptions } from '../../shared/config.ts';
+
+const opts = parseOptions(
+  {
+    reads: { type: 'string', default: 'one', help: 'upstream reads: one, or per-event' },
+    text: { type: 'string', default: 'prose', help: 'content chunks: prose or abcd' },
+    requests: { type: 'int', default: 300, min: 1, help: 'requests per trial' },
+    trials: { type: 'int', default: 10, min: 1, help: 'trials; the fastest is reported' },
+  },
+  process.argv.slice(2),
+);
+
+const PROSE = ['The ', 'quic', 'k br', 'own ', 'fox ', 'jump', 's ov', 'er t'];
+const base = { id: 'cmpl-x', object: 'chat.completion.chunk', created: 1, model: 'stub-model' };
+const event = (choices: unknown[], extra = {}) =>
+  `data: ${JSON.stringify({ ...base, choices, ...extra })}\n\n`;
+const piece = (content: string, finish: string | null = null) => ({
+  index: 0,
+  delta: content === '' && !finish ? { role: 'assistant', content } : { content },
+  logprobs: null,
+  finish_reason: finish,
+});
+const events = [event([piece('')])];
+for (let i = 0; i < 32; i++)
+  events.push(event([piece(opts.text === 'abcd' ? 'abcd' : PROSE[i % 8]!)]));
+events.push(event([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
+events.push(event([], { usage: { prompt_tokens: 8, completion_tokens: 32, total_tokens: 40 } }));
+events.push('data: [DONE]\n\n');
+const reads = (opts.reads === 'one' ? [events.join('')] : events).map((e) => Buffer.from(e));
+
+const config = defaultConfig();
+config.auth.jwtSecret = crypto.randomUUID();
+config.routing.urls = ['http://upstream.invalid'];
+config.limits = { requestsPerMinute: 1e12, tokensPerMinute: 1e15 };
+const app = createEdgeApp(config, {
+  log: () => {},
+  sha256Hex: (text) => createHash('sha256').update(text).digest('hex'),
+  fetchUpstream: async () => ({
+    status: 200,
+    headers: { get: (name) => (name === 'content-type' ? 'text/event-stream' : null) },
+    body: Readable.from(reads),
+    text: async () => '',
+    cancel() {},
+  }),
+});
+const token = await mintDevToken(config.auth.jwtSecret, { sub: 'bench', ttlSeconds: 3600 });
+const body = Buffer.from(
+  JSON.stringify({
+    model: 'stub-model',
+    messages: [{ role: 'user', content: 'request 1: say something' }],
+    stream: true,
+    temperature: 1,
+  }),
+);
+
+async function one(): Promise<number> {
+  const request: EdgeRequest = {
+    method: 'POST',
+    url: 'http://edge.local/v1/chat/completions',
+    headers: new Headers({ authorization: `Bearer ${token}`, 'content-type': 'application/json' }),
+    signal: new AbortController().signal,
+    body: null,
+    bodyBytes: body,
+  };
+  const sse = sseBodyOf(await app.fetch(request));
+  if (!sse) throw new Error('expected a stream');
+  let bytes = 0;
+  for (let text = await sse.next(); text !== null; text = await sse.next()) bytes += text.length;
+  return bytes;
+}
+
+for (let i = 0; i < opts.requests; i++) await one(); // warm-up
+let bestMs = Number.POSITIVE_INFINITY;
+for (let trial = 0; trial < opts.trials; trial++) {
+  const t0 = performance.now();
+  for (let i = 0; i < opts.requests; i++) await one();
+  bestMs = Math.min(bestMs, (performance.now() - t0) / opts.requests);
+}
+app.close();
+console.log(
+  `pipeline CPU per streamed request (${opts.reads} read(s), ${opts.text}, ${events.length} events): ${Math.round(bestMs * 1000)} µs (fastest of ${opts.trials} trials)`,
+);
