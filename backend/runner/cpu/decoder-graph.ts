@@ -13,7 +13,12 @@ import type { ModelSpec } from '../../model/config.ts';
 import type { WeightSet } from '../../model/loader.ts';
 import { type BuiltModel, GraphBuilder } from './graph-builder.ts';
 import { TensorDataType as DT } from './onnx-proto.ts';
-import { concatQuantized, type QuantizeOptions, quantizeMatrix } from './quantize.ts';
+import {
+  concatQuantized,
+  type QuantizedMatrix,
+  type QuantizeOptions,
+  quantizeMatrix,
+} from './quantize.ts';
 
 export type Quantization = 'none' | 'int8' | 'int4';
 
@@ -80,19 +85,8 @@ class DecoderBuilder {
     bias?: Float32Array,
     firstPartScale = 1,
   ) {
-    const g = this.g;
-    const biasName = bias ? g.initializer(`${id}.bias`, bias, [n]) : '';
-    if (!this.quant) {
-      let weight = parts.length === 1 ? parts[0] : concatFloats(parts);
-      if (firstPartScale !== 1) {
-        if (weight === parts[0]) weight = weight.slice();
-        scaleInPlace(weight.subarray(0, parts[0].length), firstPartScale);
-      }
-      // Gemm is 2-D: flatten [B, Q, k] (Reshape aliases, no copy) and restore [B, Q, n].
-      const inputs = [this.flat(x, k), g.initializer(`${id}.weight`, weight, [n, k])];
-      if (biasName) inputs.push(biasName);
-      return g.op('Reshape', [g.op('Gemm', inputs, { transB: 1 }), this.blockShape(n)]);
-    }
+    const biasName = bias ? this.g.initializer(`${id}.bias`, bias, [n]) : '';
+    if (!this.quant) return this.gemm(x, id, parts, n, k, biasName, firstPartScale);
     const quant = this.quant;
     const m = concatQuantized(
       parts.map((part, i) => {
@@ -102,28 +96,51 @@ class DecoderBuilder {
         return q;
       }),
     );
-    const blocks = Math.ceil(k / m.blockSize);
+    return this.matMulNBits(x, id, m, biasName);
+  }
+
+  private gemm(
+    x: string,
+    id: string,
+    parts: Float32Array[],
+    n: number,
+    k: number,
+    biasName: string,
+    firstPartScale: number,
+  ): string {
+    const g = this.g;
+    let weight = parts.length === 1 ? parts[0] : concatFloats(parts);
+    if (firstPartScale !== 1) {
+      if (weight === parts[0]) weight = weight.slice();
+      scaleInPlace(weight.subarray(0, parts[0].length), firstPartScale);
+    }
+    // Gemm is 2-D: flatten [B, Q, k] (Reshape aliases, no copy) and restore [B, Q, n].
+    const inputs = [this.flat(x, k), g.initializer(`${id}.weight`, weight, [n, k])];
+    if (biasName) inputs.push(biasName);
+    return g.op('Reshape', [g.op('Gemm', inputs, { transB: 1 }), this.blockShape(n)]);
+  }
+
+  /** MatMulNBits over any leading dims; optional inputs left empty, the bias is the sixth. */
+  private matMulNBits(x: string, id: string, m: QuantizedMatrix, biasName: string): string {
+    const g = this.g;
+    const blocks = Math.ceil(m.k / m.blockSize);
     const inputs = [
       x,
-      g.initializer(`${id}.qweight`, m.data, [n, blocks, (m.blockSize * m.bits) / 8]),
-      g.initializer(`${id}.scales`, m.scales, [n * blocks]),
+      g.initializer(`${id}.qweight`, m.data, [m.n, blocks, (m.blockSize * m.bits) / 8]),
+      g.initializer(`${id}.scales`, m.scales, [m.n * blocks]),
       m.zeroPoints ? g.initializer(`${id}.zeros`, m.zeroPoints, [m.zeroPoints.length]) : '',
       '',
       biasName,
     ];
     while (inputs[inputs.length - 1] === '') inputs.pop();
-    return g.op(
-      'MatMulNBits',
-      inputs,
-      {
-        K: k,
-        N: n,
-        bits: m.bits,
-        block_size: m.blockSize,
-        accuracy_level: this.options.accuracyLevel ?? 4,
-      },
-      { domain: MS },
-    );
+    const attributes = {
+      K: m.k,
+      N: m.n,
+      bits: m.bits,
+      block_size: m.blockSize,
+      accuracy_level: this.options.accuracyLevel ?? 4,
+    };
+    return g.op('MatMulNBits', inputs, attributes, { domain: MS });
   }
 
   rmsNorm(x: string, weightName: string, factor = 1): string {
