@@ -138,6 +138,7 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
   cudaStream_t st = m.stream;
   int h = c.hidden_size, inter = c.intermediate_size;
   StepProfile& prof = m.profile;
+  bool v1 = !m.pointwise_v2;
   launch_embedding(p.tokens, m.embed, w.residual, num_tokens, h, c.vocab_size, st);
   prof.mark(st, "embed");
   AttentionArgs att{w.qkv, nullptr, nullptr, p.query_start, p.positions, p.context_lens,
@@ -148,14 +149,14 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
   for (int l = 0; l < c.num_layers; l++) {
     const LayerWeights& lw = m.layers[l];
     launch_add_rmsnorm(w.residual, l == 0 ? nullptr : w.tmp, lw.input_norm, w.normed, num_tokens,
-                       h, c.rms_norm_eps, st);
+                       h, c.rms_norm_eps, st, v1);
     prof.mark(st, "norm");
     gemm(m, lw.qkv, w.normed, w.qkv, m.qkv_dim(), num_tokens, h, false);
     prof.mark(st, "gemm_qkv");
     QkvPostArgs qa{w.qkv, lw.qkv_bias, lw.q_norm, lw.k_norm, p.positions, p.slots, m.inv_freq,
                    c.rope_attention_scaling, m.k_cache(l), m.v_cache(l), num_tokens,
                    c.num_heads, c.num_kv_heads, c.head_dim, c.rms_norm_eps};
-    launch_qkv_post(qa, st);
+    launch_qkv_post(qa, st, v1);
     prof.mark(st, "qkv_post");
     att.k_cache = m.k_cache(l);
     att.v_cache = m.v_cache(l);
@@ -171,17 +172,17 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
     gemm(m, lw.o, w.attn, w.tmp, h, num_tokens, c.num_heads * c.head_dim, false);
     prof.mark(st, "gemm_o");
     launch_add_rmsnorm(w.residual, w.tmp, lw.post_norm, w.normed, num_tokens, h, c.rms_norm_eps,
-                       st);
+                       st, v1);
     prof.mark(st, "norm");
     gemm(m, lw.gate_up, w.normed, w.gate_up, 2 * inter, num_tokens, h, false);
     prof.mark(st, "gemm_gate_up");
-    launch_silu_mul(w.gate_up, w.act, num_tokens, inter, st);
+    launch_silu_mul(w.gate_up, w.act, num_tokens, inter, st, v1);
     prof.mark(st, "silu_mul");
     gemm(m, lw.down, w.act, w.tmp, h, num_tokens, inter, false);
     prof.mark(st, "gemm_down");
   }
   launch_add_rmsnorm(w.residual, w.tmp, m.final_norm, w.normed, num_tokens, h, c.rms_norm_eps,
-                     st);
+                     st, v1);
   prof.mark(st, "norm");
 }
 

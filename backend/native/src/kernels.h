@@ -8,9 +8,12 @@ typedef __nv_bfloat16 bf16;
 
 namespace es {
 
+// `v1` on the three per-token kernels below (norm, activation, rope-qkv) picks the first
+// version, kept for A/B (EDGESERVE_CUDA_POINTWISE=v1); both versions give bit-identical outputs.
+
 // norm.cu: res += delta (when delta != nullptr), out = rmsnorm(res) * weight, per row.
 void launch_add_rmsnorm(bf16* res, const bf16* delta, const bf16* weight, bf16* out, int rows,
-                        int hidden, float eps, cudaStream_t stream);
+                        int hidden, float eps, cudaStream_t stream, bool v1 = false);
 
 // embedding.cu
 void launch_embedding(const int32_t* token_ids, const bf16* table, bf16* out, int num_tokens,
@@ -20,7 +23,7 @@ void launch_gather_rows(const bf16* src, const int32_t* rows, bf16* out, int num
 
 // activation.cu: out[t] = silu(gate_up[t, :I]) * gate_up[t, I:]
 void launch_silu_mul(const bf16* gate_up, bf16* out, int num_tokens, int intermediate,
-                     cudaStream_t stream);
+                     cudaStream_t stream, bool v1 = false);
 
 // rope-qkv.cu: bias, per-head q/k RMSNorm (qwen3), RoPE on q and k, then k/v into the cache.
 struct QkvPostArgs {
@@ -37,7 +40,7 @@ struct QkvPostArgs {
   int num_tokens, num_heads, num_kv_heads, head_dim;
   float eps;
 };
-void launch_qkv_post(const QkvPostArgs& a, cudaStream_t stream);
+void launch_qkv_post(const QkvPostArgs& a, cudaStream_t stream, bool v1 = false);
 
 // attention-decode.cu / attention-prefill.cu: paged attention over block tables.
 struct AttentionArgs {
