@@ -70,11 +70,15 @@ export async function startStub(chunks: number, chunkDelayMs = 0): Promise<Serve
   return { url, pid: child.pid, stop: track(child) };
 }
 
-/** `nodeArgs` go before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). */
+/**
+ * `nodeArgs` go before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow);
+ * `checkout` runs the edge of another copy of the repo (a baseline to compare against).
+ */
 export async function startEdge(
   backend: string,
   secret: string,
   nodeArgs: string[] = [],
+  checkout = root,
 ): Promise<Server> {
   const configFile = join(tmpdir(), `edge-bench-${process.pid}.json`);
   writeFileSync(
@@ -88,7 +92,7 @@ export async function startEdge(
     process.execPath,
     [
       ...nodeArgs,
-      join(root, 'bin', 'edgeserve.js'),
+      join(checkout, 'bin', 'edgeserve.js'),
       'edge',
       '--backend',
       backend,
@@ -97,7 +101,10 @@ export async function startEdge(
       '--config',
       configFile,
     ],
-    { cwd: root, env: { ...process.env, JWT_SECRET: secret, BACKEND_URLS: '', EDGE_CONFIG: '' } },
+    {
+      cwd: checkout,
+      env: { ...process.env, JWT_SECRET: secret, BACKEND_URLS: '', EDGE_CONFIG: '' },
+    },
   );
   const url = await firstLine(child, (l) =>
     l.includes('"listening"') ? JSON.parse(l).url : undefined,

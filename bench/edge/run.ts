@@ -15,6 +15,8 @@
  *
  * Flags: --levels 1,64,512  --scale 1 (request count multiplier)  --chunks 32  --pace-ms 20
  *        --scenarios paced,stream,json  --cpu-prof-dir DIR (profile the edge process)
+ *        --baseline DIR (also measure the edge of another checkout, in the same run: before/after
+ *        under the same machine load)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,11 @@ const opts = parseOptions(
     'pace-ms': { type: 'int', default: 20, min: 1, help: 'ms between chunks, paced scenario' },
     scenarios: { type: 'list', default: ['paced', 'stream', 'json'], help: 'which to run' },
     'cpu-prof-dir': { type: 'string', default: '', help: 'write a CPU profile of the edge' },
+    baseline: {
+      type: 'string',
+      default: '',
+      help: 'another checkout whose edge runs beside this one (e.g. `git archive` of a commit)',
+    },
   },
   process.argv.slice(2),
 );
@@ -95,6 +102,8 @@ interface Gateway {
   name: string;
   /** The process to charge CPU to (none when direct). */
   server?: Server;
+  /** The process serving a given upstream, where that is not always `server` (one edge each). */
+  serverFor?: (upstream: Server) => Server | undefined;
   target: (upstream: Server) => Target;
 }
 
@@ -138,6 +147,7 @@ function summarize(target: string, scenario: string, concurrency: number, r: Loa
 }
 
 const loadAverageAtStart = loadavg().map(round);
+const BASELINE = 'edge (baseline)';
 
 async function main() {
   const servers: Server[] = [];
@@ -164,6 +174,7 @@ async function main() {
       {
         name: 'edgeserve edge',
         server: edges.get(stub),
+        serverFor: (u) => edges.get(u),
         target: (u) => ({
           url: edges.get(u)!.url,
           path,
@@ -171,6 +182,22 @@ async function main() {
         }),
       },
     ];
+    if (opts.baseline) {
+      const baselineEdges = new Map<Server, Server>([
+        [stub, await start(startEdge(stub.url, secret, [], opts.baseline))],
+        [pacedStub, await start(startEdge(pacedStub.url, secret, [], opts.baseline))],
+      ]);
+      gateways.push({
+        name: BASELINE,
+        server: baselineEdges.get(stub),
+        serverFor: (u) => baselineEdges.get(u),
+        target: (u) => ({
+          url: baselineEdges.get(u)!.url,
+          path,
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      });
+    }
     // Portkey picks its upstream per request (custom host), so one process serves both stubs.
     if (hasPortkey()) {
       const portkey = await start(startPortkey());
@@ -211,7 +238,7 @@ async function main() {
         const upstream = scenario.paced ? pacedStub : stub;
         // The edge serving the paced stub is another process: charge CPU to it there.
         for (const g of scenario.body === streamBody ? streaming : gateways) {
-          const charged = g.name === 'edgeserve edge' ? { ...g, server: edges.get(upstream) } : g;
+          const charged = g.serverFor ? { ...g, server: g.serverFor(upstream) } : g;
           rows.push(await measure(charged, upstream, scenario, level));
           printRow(rows.at(-1)!);
         }
@@ -330,6 +357,7 @@ function report(rows: Row[], peers: string[], notes: string[]) {
       pacedChunkDelayMs: opts['pace-ms'],
       levels: opts.levels.map(Number),
       scale: opts.scale,
+      baseline: opts.baseline || undefined,
       note: 'load generator, gateways and stubs share this machine; cpu fields are ms per request',
       loadAverageAtStart,
       loadAverageAtEnd: loadavg().map(round),

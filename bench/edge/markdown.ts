@@ -1,0 +1,81 @@
+/**
+ * A results file of `npm run bench:edge` as markdown tables, ready for docs/benchmarks.md:
+ *
+ *   npx tsx bench/edge/markdown.ts bench/results/edge-<date>.json
+ */
+import { readFileSync } from 'node:fs';
+
+interface Row {
+  target: string;
+  scenario: string;
+  concurrency: number;
+  errors: number;
+  requestsPerSecond: number;
+  firstByteP50Ms: number;
+  firstByteP99Ms: number;
+  totalP50Ms: number;
+  totalP99Ms: number;
+  gatewayCpuMs?: number | null;
+  loadAverage1m?: number;
+}
+
+interface Added {
+  target: string;
+  scenario: string;
+  concurrency: number;
+  addedFirstByteP50Ms: number;
+  addedFirstByteP99Ms?: number;
+  addedTotalP50Ms: number;
+  addedTotalP99Ms: number;
+  throughputRatio: number;
+}
+
+const signed = (v: number | undefined) =>
+  v === undefined ? '–' : v >= 0 ? `+${v.toFixed(1)}` : v.toFixed(1);
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(2));
+
+export function markdown(result: {
+  date: string;
+  commit: string;
+  device: { cpu?: string; cores: number };
+  workload: {
+    loadAverageAtStart: number[];
+    loadAverageAtEnd: number[];
+    pacedChunkDelayMs?: number;
+  };
+  notes: string[];
+  rows: Row[];
+  addedLatency?: Added[];
+}): string {
+  const added = result.addedLatency ?? [];
+  const lines = [
+    `Edge benchmark, ${result.date.slice(0, 10)}, commit ${result.commit.slice(0, 7)}, ${result.device.cpu} (${result.device.cores} cores), load average ${result.workload.loadAverageAtStart.join(' / ')} at start, ${result.workload.loadAverageAtEnd.join(' / ')} at end.`,
+    '',
+    '| scenario | streams | target | req/s | TTFB p50 / p99 ms | total p50 / p99 ms | added TTFB p50 / p99 | added total p50 / p99 | × direct req/s | gateway CPU ms/req | load 1m |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of result.rows) {
+    if (r.scenario.startsWith('json ')) continue;
+    const a = added.find(
+      (x) => x.target === r.target && x.scenario === r.scenario && x.concurrency === r.concurrency,
+    );
+    lines.push(
+      `| ${r.scenario} | ${r.concurrency} | ${r.target} | ${r.requestsPerSecond.toFixed(r.requestsPerSecond < 10 ? 1 : 0)} | ${ms(r.firstByteP50Ms)} / ${ms(r.firstByteP99Ms)} | ${ms(r.totalP50Ms)} / ${ms(r.totalP99Ms)} | ${a ? `${signed(a.addedFirstByteP50Ms)} / ${signed(a.addedFirstByteP99Ms)}` : ''} | ${a ? `${signed(a.addedTotalP50Ms)} / ${signed(a.addedTotalP99Ms)}` : ''} | ${a ? a.throughputRatio.toFixed(2) : ''} | ${r.gatewayCpuMs ?? ''} | ${r.loadAverage1m ?? ''} |`,
+    );
+  }
+  const same = result.rows.find((r) => r.scenario === 'json same request');
+  const hit = result.rows.find((r) => r.scenario === 'json cache hit');
+  if (same && hit)
+    lines.push(
+      '',
+      `Cache hit through the edge: ${ms(hit.totalP50Ms)} ms p50, ${ms(hit.totalP99Ms)} ms p99 (the stub answering directly: ${ms(same.totalP50Ms)} / ${ms(same.totalP99Ms)} ms).`,
+    );
+  for (const note of result.notes) lines.push('', `Note: ${note}`);
+  return lines.join('\n');
+}
+
+if (process.argv[1]?.endsWith('markdown.ts')) {
+  const file = process.argv[2];
+  if (!file) throw new Error('usage: markdown.ts bench/results/edge-<date>.json');
+  console.log(markdown(JSON.parse(readFileSync(file, 'utf8'))));
+}
