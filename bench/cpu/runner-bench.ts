@@ -16,6 +16,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadModelSpec } from '../../backend/model/config.ts';
 import { dummyWeights } from '../../backend/model/loader.ts';
+import { greedy } from '../../backend/runner/contract-driver.ts';
 import {
   createCpuRunner,
   defaultNumThreads,
@@ -46,17 +47,6 @@ const blockSize = 16;
 let vocabSize = 150000;
 const optionalNumber = (value: string | undefined) =>
   value === undefined ? undefined : Number(value);
-const greedy = {
-  temperature: 0,
-  topP: 1,
-  topK: 0,
-  minP: 0,
-  presencePenalty: 0,
-  frequencyPenalty: 0,
-  repetitionPenalty: 1,
-  seed: null,
-  logprobs: null,
-};
 
 /** A sequence with its own contiguous run of blocks. */
 class BenchSequence {
