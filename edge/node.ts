@@ -1,7 +1,9 @@
 /**
- * The Node entry: an HTTP/1.1 (or HTTPS, TLS ≥ 1.2) server that turns each request into a fetch
- * Request for the shared app and streams the Response back with backpressure. A client that
- * goes away aborts the request's signal, which aborts the upstream call.
+ * The Node entry: an HTTP/1.1 (or HTTPS, TLS ≥ 1.2) server in front of the shared app. Each
+ * request reaches the app as a light EdgeRequest (Node's raw headers, the body already read);
+ * an SSE answer is written from its SseBody straight to the socket with backpressure (no web
+ * stream in between), anything else in one write. A client that goes away aborts the request's
+ * signal, which aborts the upstream call. Backends may be DNS discovery specs (discovery.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -19,7 +21,7 @@ import type { EdgeRequest, HeaderReader, LogRecord } from './context.ts';
 import { BackendDiscovery, type DnsResolver, isDiscoverySpec } from './discovery.ts';
 import { loadNodeConfig, type NodeConfigSources } from './node-config.ts';
 import { createNodeUpstream } from './node-upstream.ts';
-import { type SseBody, sseBodyOf } from './reply.ts';
+import { type SseBody, sseBodyOf, wholeBodyOf } from './reply.ts';
 import type { BackendPool } from './upstream.ts';
 
 export interface NodeEdgeOptions extends NodeConfigSources {
@@ -239,7 +241,9 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
   }
   // Everything but an SSE stream is already whole in memory (JSON, errors, assets): one write,
   // with its length, instead of a web stream read and a chunked body.
-  const bytes = new Uint8Array(await response.arrayBuffer());
+  const text = wholeBodyOf(response);
+  const bytes =
+    text !== undefined ? Buffer.from(text) : new Uint8Array(await response.arrayBuffer());
   if (!res.hasHeader('content-length')) res.setHeader('content-length', bytes.byteLength);
   res.end(bytes);
 }

@@ -103,16 +103,17 @@ export function renderReply(
   onEnd: (outcome: BodyOutcome, error?: HttpError) => void,
 ): Response {
   const all = { ...reply.headers, ...headers };
-  if (reply.body.type === 'json') {
+  if (reply.body.type === 'json' || reply.body.type === 'text') {
     onEnd('complete');
-    return new Response(JSON.stringify(reply.body.json), {
+    const body = reply.body;
+    const json = body.type === 'json';
+    const text = body.type === 'json' ? JSON.stringify(body.json) : body.text;
+    const response = new Response(text, {
       status: reply.status,
-      headers: { 'content-type': 'application/json', ...all },
+      headers: json ? { 'content-type': 'application/json', ...all } : all,
     });
-  }
-  if (reply.body.type === 'text') {
-    onEnd('complete');
-    return new Response(reply.body.text, { status: reply.status, headers: all });
+    wholeBodies.set(response, text);
+    return response;
   }
   const body = new SseBody(reply, reply.body.events, reply.body.stages, onEnd);
   const response = new Response(webStream(body), {
@@ -124,6 +125,10 @@ export function renderReply(
 }
 
 const sseBodies = new WeakMap<Response, SseBody>();
+const wholeBodies = new WeakMap<Response, string>();
+
+/** The text of a rendered JSON or text reply, for a runtime that writes it itself (Node). */
+export const wholeBodyOf = (response: Response): string | undefined => wholeBodies.get(response);
 
 /** The SseBody behind a rendered stream, for a runtime that writes text itself (Node). */
 export const sseBodyOf = (response: Response): SseBody | undefined => sseBodies.get(response);

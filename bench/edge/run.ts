@@ -233,11 +233,16 @@ async function main() {
       if (!scenario) throw new Error(`unknown scenario '${s}'`);
       return scenario;
     });
+    let group = 0;
     for (const level of opts.levels.map(Number))
       for (const scenario of scenarios) {
         const upstream = scenario.paced ? pacedStub : stub;
-        // The edge serving the paced stub is another process: charge CPU to it there.
-        for (const g of scenario.body === streamBody ? streaming : gateways) {
+        // Who runs first changes from group to group: the machine's state drifts, and a fixed
+        // order would hand the same target the same drift every time.
+        const list = scenario.body === streamBody ? streaming : gateways;
+        const shift = group++ % list.length;
+        for (const g of [...list.slice(shift), ...list.slice(0, shift)]) {
+          // The edge serving the paced stub is another process: charge CPU to it there.
           const charged = g.serverFor ? { ...g, server: g.serverFor(upstream) } : g;
           rows.push(await measure(charged, upstream, scenario, level));
           printRow(rows.at(-1)!);
