@@ -54,7 +54,14 @@ export function markdown(result: {
     '| scenario | streams | target | req/s | TTFB p50 / p99 ms | total p50 / p99 ms | added TTFB p50 / p99 | added total p50 / p99 | × direct req/s | gateway CPU ms/req | load 1m |',
     '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  for (const r of result.rows) {
+  // Rows as measured (the bench rotates who goes first), listed per group: direct, then peers.
+  const group = (r: Row) => `${r.concurrency} ${r.scenario}`;
+  const groups = [...new Set(result.rows.map(group))];
+  const rank = (r: Row) => (r.target === 'direct' ? 0 : r.target === 'edgeserve edge' ? 1 : 2);
+  const rows = [...result.rows].sort(
+    (a, b) => groups.indexOf(group(a)) - groups.indexOf(group(b)) || rank(a) - rank(b),
+  );
+  for (const r of rows) {
     if (r.scenario.startsWith('json ')) continue;
     const a = added.find(
       (x) => x.target === r.target && x.scenario === r.scenario && x.concurrency === r.concurrency,
