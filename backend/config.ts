@@ -80,7 +80,7 @@ export const backendOptionSpecs = {
     type: 'string',
     choices: ['auto', 'float32', 'float16', 'bfloat16'],
     default: 'auto',
-    help: "compute dtype (auto: the checkpoint's; cpu computes in float32)",
+    help: 'compute dtype; cpu and reference compute in float32, cuda in bfloat16 (fp16/fp32 checkpoints are converted); another value is refused',
   },
   quantization: {
     type: 'string',

@@ -44,6 +44,24 @@ describe('edgeserve CLI', () => {
     expect(err.stderr).toContain('--modle');
   });
 
+  it('refuses a --dtype the runner cannot compute in, instead of ignoring it', async () => {
+    const model = fixtureModelCache('llama', 11);
+    const err = await run('node', [
+      BIN,
+      'backend',
+      '--model',
+      model,
+      '--device',
+      'reference',
+      '--dtype',
+      'bfloat16',
+      '--port',
+      '0',
+    ]).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain('--dtype bfloat16: the reference runner computes in float32');
+  });
+
   it('drains on SIGTERM: the in-flight request finishes, new ones are refused, exit code 0', async () => {
     const model = fixtureModelCache('llama', 11);
     const child = spawn(

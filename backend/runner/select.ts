@@ -2,6 +2,7 @@
  * Picks and builds the runner named by `--device`, and sizes its KV pool. The CUDA runner is
  * imported lazily so CPU-only installs never load (or need) the native addon.
  */
+import { ConfigError } from '../../shared/config.ts';
 import type { BackendOptions } from '../config.ts';
 import { parseBytes } from '../config.ts';
 import type { ModelSpec } from '../model/config.ts';
@@ -31,6 +32,21 @@ async function hostWeights(dir: string, spec: ModelSpec, opts: BackendOptions): 
   return opts.loadFormat === 'dummy' ? dummyWeights(spec, opts.seed) : loadWeights(dir, spec);
 }
 
+/** What each runner computes in; a --dtype it cannot honour is refused, never ignored. */
+const COMPUTE_DTYPES: Record<Device, readonly string[]> = {
+  cpu: ['float32'],
+  reference: ['float32'],
+  cuda: ['bfloat16'],
+};
+
+function checkDtype(device: Device, dtype: string): void {
+  const supported = COMPUTE_DTYPES[device];
+  if (dtype !== 'auto' && !supported.includes(dtype))
+    throw new ConfigError(
+      `--dtype ${dtype}: the ${device} runner computes in ${supported.join(' or ')} (use --dtype auto)`,
+    );
+}
+
 export async function createRunner(
   dir: string,
   spec: ModelSpec,
@@ -45,6 +61,7 @@ export async function createRunner(
       ? 'auto: CUDA runner and GPU found'
       : `auto: ${cuda.reason ?? 'no GPU'}; using cpu`;
   }
+  checkDtype(device, opts.dtype);
   const blockSize = opts.blockSize;
   if (device === 'cuda') {
     const { createCudaRunner } = await import('./cuda/cuda-runner.ts');
