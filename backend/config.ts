@@ -86,7 +86,7 @@ export const backendOptionSpecs = {
     type: 'string',
     choices: ['none', 'int8', 'int4'],
     default: 'none',
-    help: 'weight-only quantisation on load (cpu)',
+    help: 'weight-only quantisation on load (cpu runner only; refused elsewhere)',
   },
   loadFormat: {
     type: 'string',

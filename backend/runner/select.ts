@@ -62,6 +62,10 @@ export async function createRunner(
       : `auto: ${cuda.reason ?? 'no GPU'}; using cpu`;
   }
   checkDtype(device, opts.dtype);
+  if (opts.quantization !== 'none' && device !== 'cpu')
+    throw new ConfigError(
+      `--quantization ${opts.quantization} is implemented by the cpu runner only, not ${device}`,
+    );
   const blockSize = opts.blockSize;
   if (device === 'cuda') {
     const { createCudaRunner } = await import('./cuda/cuda-runner.ts');
