@@ -163,6 +163,44 @@ describe('secret masker', () => {
   });
 });
 
+describe("disguises: other scripts' digits, Unicode dashes and stops, look-alike letters", () => {
+  const arabic = (t: string) => t.replace(/\d/g, (d) => String.fromCharCode(0x660 + Number(d)));
+  const devanagari = (t: string) => t.replace(/\d/g, (d) => String.fromCharCode(0x966 + Number(d)));
+  it.each([
+    [arabic('4111 1111 1111 1111'), 'card'],
+    [devanagari('4111 1111 1111 1111'), 'card'],
+    [arabic('4111-1111-1111-1111').replace(/-/g, '\u2011'), 'card'],
+    ['4111\u20131111\u20131111\u20131111', 'card'],
+    ['5555\u22124444\u22123333\u22121111', 'card'],
+    ['4111\uff0d1111\ufe631111\ufe581111', 'card'],
+    [arabic('+44 20 7946 0958'), 'phone'],
+    [devanagari('(202) 555-0123').replace('-', '\u2010'), 'phone'],
+    ['555\u2012123\u20144567', 'phone'],
+    [arabic('192.168.1.23'), 'ip'],
+    [devanagari('10.0.0.1'), 'ip'],
+    ['192\u3002168\u30021\u300223', 'ip'],
+    ['10\uff610\uff610\uff611', 'ip'],
+    [arabic('192\u066b168\u066b1\u066b23'), 'ip'],
+    ['bob@example\u3002org', 'email'],
+    ['bob\ufe6bexample.org', 'email'],
+    ['bob@ex\u0430mple.org', 'email'],
+    ['\u0430lice@\u0435x\u0430mple.\u043erg', 'email'],
+    ['\u0455k-proj-abcdefghijklmnopqrstuvwxyz012345', 'secret'],
+    ['\u0410\u041a\u0406\u0410ABCDEFGHIJKLMNOP', 'secret'],
+    ['sk\u2011proj\u2011abcdefghijklmnopqrstuvwxyz012345', 'secret'],
+  ])('masks %j as %s', (text, kind) =>
+    expect(mask(`see ${text} now`)).toBe(`see [REDACTED:${kind}] now`),
+  );
+
+  it.each([
+    'Привет! Встреча в 10:30 у метро, адрес: ул. Ленина, д. 5, кв. 12. Всё в силе?',
+    'Сергей сказал: «Это ее дом», а все остальные молчали — как всегда.',
+    'في عام ٢٠٢٦ سيبدأ المشروع، والتاريخ ٢٠٢٦/١١/٢٧، والسعر ١٢٫٥ دينار.',
+    'बैठक २७.११.२०२६ को सुबह १०:३० बजे होगी, कुल १२ लोग।',
+    '会議は2026年11月27日。参加者は10〜20名です。',
+  ])('leaves prose %j alone', (text) => expect(mask(text)).toBe(text));
+});
+
 describe('builtinMaskers', () => {
   it('builds all kinds by default and the listed ones on request', () => {
     const kinds = builtinMaskers().map((m) => m.kind);

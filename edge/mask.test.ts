@@ -71,28 +71,61 @@ const filler = fc.oneof(
     '4111',
     '+1',
     '\u200B',
+    'Встреча в 10:30, всё в силе.',
+    'в ٢٠٢٦ году',
+    'दिनांक २७.११.२०२६',
+    '会議は11月27日。10〜20名',
+    '١٢٫٥',
   ),
   fc.string({ maxLength: 8 }),
 );
 const SEPARATORS = [', ', '\n', '; ', ' and ', ' (', ') ', '. '];
 
-/** Full-width letters/digits or zero-width characters inside, as an evasive writer would. */
-const disguise = (text: string, how: number) => {
-  if (how === 1)
-    return text.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
-  if (how === 2) return text.replace(/(.{3})/gu, '$1\u200B');
-  return text;
+const DASHES = '\u2010\u2011\u2012\u2013\u2014\u2212\ufe58\ufe63\uff0d';
+const LOOK_ALIKE: Record<string, string> = Object.fromEntries(
+  [...'aceopxysiABEHKMOPCTX'].map((c, i) => [c, 'асеорхуѕіАВЕНКМОРСТХ'[i]!]),
+);
+const scriptDigits = (zero: number) => (text: string) =>
+  text.replace(/\d/g, (d) => String.fromCodePoint(zero + Number(d)));
+const unicodeSeparators = (text: string) => {
+  let k = 0;
+  return text
+    .replace(/-/g, () => DASHES[k++ % DASHES.length]!)
+    .replace(/\./g, () => (k++ % 2 ? '\u3002' : '\uff61'))
+    .replace(/@/g, '\ufe6b');
 };
+const lookAlikes = (text: string) => text.replace(/[!-~]/g, (c) => LOOK_ALIKE[c] ?? c);
+
+/** How an evasive writer disguises an item: index 0 leaves it as it is. */
+const DISGUISES: ((text: string) => string)[] = [
+  (text) => text,
+  (text) => text.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0)),
+  (text) => text.replace(/(.{3})/gu, '$1\u200B'),
+  scriptDigits(0x660), // Arabic-Indic
+  scriptDigits(0x966), // Devanagari
+  unicodeSeparators,
+  lookAlikes,
+  (text) => lookAlikes(unicodeSeparators(scriptDigits(0x6f0)(text))),
+];
+/** Past the last disguise: plain, so undisguised items stay common. */
+const disguise = (text: string, how: number) => (DISGUISES[how] ?? DISGUISES[0]!)(text);
 
 interface Doc {
   text: string;
   items: string[];
 }
 const doc: fc.Arbitrary<Doc> = fc
-  .array(fc.tuple(fc.oneof(sensitive, filler), fc.boolean(), fc.integer({ min: 0, max: 5 })), {
-    minLength: 1,
-    maxLength: 8,
-  })
+  .array(
+    fc.tuple(
+      fc.oneof(sensitive, filler),
+      fc.boolean(),
+      fc.integer({ min: 0, max: DISGUISES.length + 2 }),
+    ),
+    {
+      minLength: 1,
+      maxLength: 8,
+    },
+  )
   .chain((parts) =>
     fc.constantFrom(...SEPARATORS).map((sep) => {
       const items: string[] = [];
@@ -107,7 +140,10 @@ const doc: fc.Arbitrary<Doc> = fc
     }),
   );
 const sensitiveDoc: fc.Arbitrary<Doc> = fc
-  .array(fc.tuple(sensitive, fc.integer({ min: 0, max: 4 })), { minLength: 1, maxLength: 5 })
+  .array(fc.tuple(sensitive, fc.integer({ min: 0, max: DISGUISES.length - 1 })), {
+    minLength: 1,
+    maxLength: 5,
+  })
   .chain((parts) =>
     fc.constantFrom(', ', '\n', '; ', ' and ').map((sep) => {
       const items = parts.map(([p, how]) => disguise(p, how));

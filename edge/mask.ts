@@ -1,8 +1,9 @@
 /**
  * Output masking: every masked span becomes `[REDACTED:<kind>]`, in whole responses (`maskText`)
  * and streamed ones (`StreamMasker`) alike. Maskers match folded text (normalize.ts), so
- * full-width digits or zero-width characters inside an address do not hide it; the output is cut
- * from the original text, so everything unmasked reaches the client untouched.
+ * full-width or other scripts' digits, Unicode dashes and full stops, Cyrillic look-alikes or
+ * zero-width characters inside an address do not hide it; the output is cut from the original
+ * text, so everything unmasked reaches the client untouched.
  *
  * Among overlapping candidates the earliest start wins, then the longest, then the masker listed
  * first. The stream reaches the same choice as the one-shot pass whatever the chunk boundaries: it

@@ -9,18 +9,22 @@
 /** Invisible characters that attackers slip inside words (all are Unicode format or marks). */
 const INVISIBLE = /\p{Cf}|\p{M}|[\u00ad\u115f\u1160\u3164\uffa0]/gu;
 
-/** Cyrillic and Greek letters that render like Latin ones, by their look in each case. */
-const CONFUSABLES: Record<string, string> = {
-  ...lookAlikes('АВЕЅІЈКМНОРСТХУ', 'abesijkmhopctxy'),
+/**
+ * Cyrillic and Greek letters that render like Latin ones, by their look in each case. Case is
+ * kept (the maskers match case-sensitively: "АKIA" must read "AKIA"). The one look-alike table:
+ * the input filters and the output maskers both fold with it.
+ */
+const LOOK_ALIKES: Record<string, string> = {
+  ...lookAlikes('АВЕЅІЈКМНОРСТХУ', 'ABESIJKMHOPCTXY'),
   ...lookAlikes('авеѕіјкморстхуёїԁԛԝ', 'abesijkmopctxyeidqw'),
-  ...lookAlikes('ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ', 'abezhikmnoptyx'),
+  ...lookAlikes('ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ', 'ABEZHIKMNOPTYX'),
   ...lookAlikes('αεικνορτυχ', 'aeikvoptux'),
   ...lookAlikes('ɑɡı\u2018\u2019\u201b\u02bc', "agi''''"),
 };
 function lookAlikes(from: string, to: string): Record<string, string> {
   return Object.fromEntries([...from].map((c, i) => [c, to[i]!]));
 }
-const CONFUSABLE_RE = new RegExp(`[${Object.keys(CONFUSABLES).join('')}]`, 'g');
+const LOOK_ALIKE_RE = new RegExp(`[${Object.keys(LOOK_ALIKES).join('')}]`, 'g');
 
 /**
  * The input filters' view of a text: NFKC, invisible/format characters and combining marks
@@ -32,7 +36,7 @@ export function normalizeForMatching(text: string): string {
     .normalize('NFKD')
     .replace(INVISIBLE, '')
     .normalize('NFKC')
-    .replace(CONFUSABLE_RE, (c) => CONFUSABLES[c]!)
+    .replace(LOOK_ALIKE_RE, (c) => LOOK_ALIKES[c]!)
     .toLowerCase()
     .replace(/\s+/g, ' ')
     .trim();
@@ -49,15 +53,52 @@ const foldCache = new Map<string, string>();
 const FOLD_CACHE_LIMIT = 4096;
 
 /**
+ * Separators that stand in for ASCII ones in addresses and numbers: every Unicode dash and the
+ * minus sign read '-'; the ideographic and Arabic full stops and the Arabic decimal separator read
+ * '.' (halfwidth and vertical ideographic stops reach U+3002 through NFKD; small and full-width
+ * ones, '.').
+ */
+const AS_HYPHEN = /^[\p{Pd}\u2212]$/u;
+const AS_DOT = new Set(['\u3002', '\u06d4', '\u066b']);
+const DECIMAL_DIGIT = /^\p{Nd}$/u;
+
+/**
+ * The ASCII digit for a decimal digit of any script ('٤' and '४' read '4'), or undefined. Unicode
+ * lays each script's digits out as ten consecutive code points from its zero, and where such
+ * blocks adjoin (the mathematical digits) each is still a whole ten: so the value is the distance
+ * from the start of the run of digits, modulo 10.
+ */
+function asciiDigit(c: string): string | undefined {
+  if (!DECIMAL_DIGIT.test(c)) return undefined;
+  const code = c.codePointAt(0)!;
+  let start = code;
+  while (start > 0 && DECIMAL_DIGIT.test(String.fromCodePoint(start - 1))) start--;
+  return String((code - start) % 10);
+}
+
+/** One character of a decomposed code point as the maskers read it. */
+function foldChar(c: string): string {
+  if (c.length === 1 && c.charCodeAt(0) < 0x80) return c;
+  const ascii = LOOK_ALIKES[c] ?? asciiDigit(c);
+  if (ascii !== undefined) return ascii;
+  if (AS_HYPHEN.test(c)) return '-';
+  return AS_DOT.has(c) ? '.' : c;
+}
+
+/**
  * The maskers' fold of one code point: compatibility decomposition (full-width digits and
  * letters become ASCII), combining marks and format characters (zero-width spaces, joiners, soft
- * hyphen, BOM) dropped. Case is kept: maskers decide their own case rules.
+ * hyphen, BOM) dropped, then each remaining character through `foldChar`: decimal digits of every
+ * script, Unicode dashes and full stops, Cyrillic/Greek look-alikes to their ASCII reading. Those
+ * are one character for one, so the fold stays local to its code point (what the offset map and
+ * the stream rely on). Case is kept: maskers decide their own case rules.
  */
 export function foldCodePoint(cp: string): string {
   if (cp.length === 1 && cp.charCodeAt(0) < 0x80) return cp;
   let folded = foldCache.get(cp);
   if (folded === undefined) {
-    folded = cp.normalize('NFKD').replace(INVISIBLE, '');
+    folded = '';
+    for (const c of cp.normalize('NFKD').replace(INVISIBLE, '')) folded += foldChar(c);
     if (foldCache.size >= FOLD_CACHE_LIMIT) foldCache.clear();
     foldCache.set(cp, folded);
   }

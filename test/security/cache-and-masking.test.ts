@@ -2,8 +2,9 @@
  * The edge process's response cache and output masking under attack. Cache: one caller's cached
  * answer is never served to another, transport headers do not vary (or poison) the key, and
  * failed, truncated or aborted answers are never stored. Masking: PII disguised with full-width
- * digits, zero-width characters, combining marks or full-width symbols, streamed in 3-character
- * chunks from a stub upstream, still comes out redacted.
+ * digits, zero-width characters, combining marks, full-width symbols, other scripts' digits,
+ * Unicode dashes, ideographic full stops or Cyrillic look-alikes, streamed in 3-character chunks
+ * from a stub upstream, still comes out redacted.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,51 @@ const DISGUISED: Record<string, { text: string; kind: string; leaks: RegExp }> =
     text: 'Host １９２．１６８．１．２３ up',
     kind: 'ip',
     leaks: /192.?168/,
+  },
+  'card-arabic-indic': {
+    text: 'Card: ٤١١١ ١١١١ ١١١١ ١١١١ ok',
+    kind: 'card',
+    leaks: /[4٤]111.?1111|١١١١/,
+  },
+  'card-devanagari': {
+    text: 'Card: ४१११ ११११ ११११ ११११ ok',
+    kind: 'card',
+    leaks: /[4४]111.?1111|११११/,
+  },
+  'card-unicode-dashes': {
+    text: 'Card: 4111\u20111111\u20131111\u22121111 ok',
+    kind: 'card',
+    leaks: /4111.?1111/,
+  },
+  'phone-arabic-indic': {
+    text: 'Call +٤٤ ٢٠ ٧٩٤٦ ٠٩٥٨ today',
+    kind: 'phone',
+    leaks: /٧٩٤٦|٠٩٥٨/,
+  },
+  'ip-ideographic-stops': {
+    text: 'Host 192\u3002168\u30021\u300223 up',
+    kind: 'ip',
+    leaks: /192.?168/,
+  },
+  'ip-devanagari': {
+    text: 'Host १९२.१६८.१.२३ up',
+    kind: 'ip',
+    leaks: /१९२|१६८/,
+  },
+  'email-ideographic-stop': {
+    text: 'Mail bob@example\u3002org now',
+    kind: 'email',
+    leaks: /bob|example/,
+  },
+  'email-cyrillic-domain': {
+    text: 'Mail bob@ex\u0430mple.org now',
+    kind: 'email',
+    leaks: /bob|ex.mple/,
+  },
+  'secret-cyrillic-prefix': {
+    text: 'Key \u0455k-proj-abcdefghijklmnopqrstuvwxyz0123 ok',
+    kind: 'secret',
+    leaks: /abcdefghij/,
   },
 };
 
