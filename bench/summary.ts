@@ -138,7 +138,8 @@ export function summaryMarkdown(dir: string): string {
     if (doc.schema === 'edgeserve.bench.serve/1') rows.push(serveRow(doc));
     else if (doc.schema === 'edgeserve.bench.offline/1' && doc.mode === 'throughput')
       rows.push(offlineRow(doc));
-    else if (doc.schema === 'edgeserve.bench.peer/1') rows.push(peerRow(doc));
+    else if (doc.schema === 'edgeserve.bench.peer/1' && doc.workload?.dataset)
+      rows.push(peerRow(doc));
     else if (doc.schema === 'edgeserve.bench.roofline/1') rooflines.push(rooflineLine(doc));
   }
   const out: string[] = [];
