@@ -9,36 +9,10 @@
 # Run from the repo root via the device tool with carry [".carry", ".bundle"] after
 # `bash tools/gpu/bundle.sh` here:   bash tools/gpu/check-ab.sh
 set -uo pipefail
-OUT=${OUT:-/tmp/es-out}
-mkdir -p "$OUT"
 DEADLINE_S=${DEADLINE_S:-280}
-R=/tmp/es-results
-mkdir -p "$R"
-log() { echo "== $(date -u +%H:%M:%S) [$SECONDS s] $*" | tee -a "$OUT/check.log"; }
-stage() { # name limit_s command... (the limit shrinks to what is left before the deadline)
-  local name=$1 limit=$2; shift 2
-  local l=$((DEADLINE_S - SECONDS))
-  ((limit > l)) && limit=$l
-  if ((limit < 5)); then log "stage $name skipped (deadline)"; echo "$name skipped" >>"$OUT/summary.txt"; return 1; fi
-  log "stage $name (limit ${limit}s)"
-  local t0=$SECONDS
-  timeout "$limit" "$@" >>"$OUT/check.log" 2>&1
-  local rc=$?
-  log "stage $name rc=$rc in $((SECONDS - t0))s"
-  echo "$name rc=$rc $((SECONDS - t0))s" >>"$OUT/summary.txt"
-  tar -czf "$OUT/results.tgz" -C "$(dirname "$R")" "$(basename "$R")" 2>/dev/null
-  return $rc
-}
+source "$(dirname "$0")/common.sh"
 
-tar -C /usr/local/bin -xJf .carry/node.tar.xz
-{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv; nvcc --version | tail -2;
-  node --version; python3 -c 'import torch,transformers;print(torch.__version__,transformers.__version__)'; date -u; } >"$R/env.txt" 2>&1
-export EDGESERVE_NATIVE_DIR=$PWD/backend/native
-export EDGESERVE_CUDA_ADDON=$PWD/backend/native/build/edgeserve_cuda.node
-export EDGESERVE_NAPI_INCLUDE=$PWD/.carry/napi
-inc=$(dirname "$(find /usr/local/cuda/include /usr/local/cuda/targets /opt /usr/lib/python3* -name cublas_v2.h 2>/dev/null | head -1)")
-lib=$(dirname "$(find /usr/local/cuda/lib64 /usr/local/cuda/targets /opt /usr/lib/python3* -name 'libcublas.so*' 2>/dev/null | head -1)")
-export CPATH=${inc}${CPATH:+:$CPATH} LIBRARY_PATH=${lib}${LIBRARY_PATH:+:$LIBRARY_PATH} LD_LIBRARY_PATH=${lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+gpu_host_setup "$R/env.txt"
 fx=/tmp/es-fixtures
 base=(env EDGESERVE_CUDA_SAMPLING=v1 EDGESERVE_CUDA_GRAPH_BUCKETS=pow2)
 
