@@ -21,7 +21,9 @@ const MAX_LENGTH_LIMIT = 65_536;
 /**
  * A masker from config, validated: a bad kind, flag, length or pattern (one that does not
  * compile, or that matches the empty string) is a ConfigError naming the masker. Patterns see
- * folded text (normalize.ts): full-width characters as ASCII, zero-width characters removed.
+ * folded text (normalize.ts): compatibility forms as ASCII, zero-width characters and marks
+ * removed, any script's digits as ASCII digits, Unicode dashes as '-', ideographic full stops as
+ * '.', and the Cyrillic/Greek look-alike letters as their Latin twins.
  */
 export function regexMasker(spec: RegexMaskerSpec): Masker {
   const name = `masker '${spec?.kind}'`;
