@@ -8,8 +8,8 @@
 import { readFileSync } from 'node:fs';
 import type { LLMEngine } from '../../backend/engine/engine.ts';
 import { defaultSamplingParams } from '../../backend/engine/sampling-params.ts';
-import { createCudaRunner } from '../../backend/runner/cuda/cuda-runner.ts';
 import { llama31_8b } from './bench-specs.ts';
+import { blockSize, dummyCudaRunner } from './dummy-runner.ts';
 import { makeEngine } from './engine-run.ts';
 
 export interface TimedRequest {
@@ -84,14 +84,7 @@ export function loadWorkload(path: string, count: number, vocab: number): TimedR
 export async function random8b(workloadPath: string, count: number) {
   const spec = llama31_8b;
   const limits = { maxNumSeqs: 256, maxNumBatchedTokens: 16384, maxModelLen: 2048 };
-  const runner = await createCudaRunner({
-    spec,
-    loadFormat: 'dummy',
-    blockSize: 16,
-    gpuMemoryUtilization: 0.9,
-    seed: 0,
-    ...limits,
-  });
+  const runner = await dummyCudaRunner(spec, limits);
   const engine = makeEngine(runner, limits);
   try {
     const warm = Array.from({ length: 8 }, (_, i) => ({
@@ -102,7 +95,7 @@ export async function random8b(workloadPath: string, count: number) {
     const requests = loadWorkload(workloadPath, count, spec.vocabSize);
     return {
       workload: `Llama-3.1-8B shape, ${requests.length} prompts from ${workloadPath}, greedy, ignore_eos, all submitted at t=0`,
-      engine: { ...limits, blockSize: 16, kvBlocks: runner.kvCache.numBlocks },
+      engine: { ...limits, blockSize, kvBlocks: runner.kvCache.numBlocks },
       ...(await runTimed(engine, requests, 'bench')),
     };
   } finally {

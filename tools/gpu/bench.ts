@@ -9,10 +9,10 @@
  * Each figure is printed beside its roofline from the measured copy bandwidth and GEMM rate.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createCudaRunner } from '../../backend/runner/cuda/cuda-runner.ts';
 import type { Runner } from '../../backend/runner/runner.ts';
 import { random8b } from './bench-latency.ts';
 import { kvBytesPerToken, llama31_8b, qwen3_0_6b, weightParams } from './bench-specs.ts';
+import { decodeSequence, dummyCudaRunner, prefill } from './dummy-runner.ts';
 import { makeEngine, runAll } from './engine-run.ts';
 
 /** Counts steps and the time inside runner.execute (GPU + native), to split engine overhead out. */
@@ -40,14 +40,7 @@ function lcg(seed: number) {
 async function throughput(roof: { copy_bytes_per_s: number; bf16_gemm_tflops: number }) {
   const spec = qwen3_0_6b;
   const limits = { maxNumSeqs: 256, maxNumBatchedTokens: 16384, maxModelLen: 2048 };
-  const runner = await createCudaRunner({
-    spec,
-    loadFormat: 'dummy',
-    blockSize: 16,
-    gpuMemoryUtilization: 0.9,
-    seed: 0,
-    ...limits,
-  });
+  const runner = await dummyCudaRunner(spec, limits);
   const stats = timed(runner);
   const engine = makeEngine(runner, limits);
   const rand = lcg(0);
@@ -98,14 +91,7 @@ async function decode8b(roof: { copy_bytes_per_s: number }) {
   const spec = llama31_8b;
   const limits = { maxNumSeqs: 8, maxNumBatchedTokens: 2048, maxModelLen: 4096 };
   const t0 = performance.now();
-  const runner = await createCudaRunner({
-    spec,
-    loadFormat: 'dummy',
-    blockSize: 16,
-    gpuMemoryUtilization: 0.9,
-    seed: 0,
-    ...limits,
-  });
+  const runner = await dummyCudaRunner(spec, limits);
   const startupSeconds = (performance.now() - t0) / 1000;
   const stats = timed(runner);
   const engine = makeEngine(runner, limits);
@@ -145,60 +131,21 @@ async function decode8b(roof: { copy_bytes_per_s: number }) {
 /** Runner alone (no engine): 256 sequences at context 512, 32 greedy decode steps. */
 async function decodeStep(roof: { copy_bytes_per_s: number }) {
   const spec = qwen3_0_6b;
-  const bs = 16;
+  const blocksPerSeq = 40;
   const numSeqs = 256;
   const ctx = 512;
   const steps = 32;
-  const runner = await createCudaRunner({
-    spec,
-    loadFormat: 'dummy',
-    blockSize: bs,
-    gpuMemoryUtilization: 0.9,
-    seed: 0,
+  const runner = await dummyCudaRunner(spec, {
     maxNumSeqs: numSeqs,
     maxNumBatchedTokens: 16384,
     maxModelLen: 1024,
-    numGpuBlocksOverride: numSeqs * 40,
+    numGpuBlocksOverride: numSeqs * blocksPerSeq,
   });
-  const blocksOf = (i: number) => Array.from({ length: 40 }, (_, b) => i * 40 + b);
-  const sequence = (i: number, start: number, tokens: number[]) => ({
-    seqId: i,
-    tokenIds: Int32Array.from(tokens),
-    startPosition: start,
-    slotMapping: Int32Array.from(
-      tokens,
-      (_, j) => blocksOf(i)[Math.floor((start + j) / bs)] * bs + ((start + j) % bs),
-    ),
-    blockTable: Int32Array.from(blocksOf(i).slice(0, Math.ceil((start + tokens.length) / bs))),
-    sample: true,
-    sampling: {
-      temperature: 0,
-      topP: 1,
-      topK: 0,
-      minP: 0,
-      presencePenalty: 0,
-      frequencyPenalty: 0,
-      repetitionPenalty: 1,
-      seed: null,
-      logprobs: null,
-    },
-    promptTokenIds: new Int32Array(0),
-    outputTokenIds: new Int32Array(0),
-    bannedTokenIds: null,
-    promptLogprobTargets: null,
-  });
-  for (let i = 0; i < numSeqs; i += 32) {
-    const seqs = Array.from({ length: 32 }, (_, k) =>
-      sequence(
-        i + k,
-        0,
-        Array.from({ length: ctx }, (_, j) => (j * 13 + k) % 10000),
-      ),
-    );
-    await runner.execute({ step: 0, sequences: seqs, numBatchedTokens: 32 * ctx });
-  }
+  await prefill(runner, blocksPerSeq, numSeqs, ctx);
   const run = async (from: number) => {
-    const seqs = Array.from({ length: numSeqs }, (_, i) => sequence(i, from, [7]));
+    const seqs = Array.from({ length: numSeqs }, (_, i) =>
+      decodeSequence(blocksPerSeq, i, from, [7], 0),
+    );
     await runner.execute({ step: 0, sequences: seqs, numBatchedTokens: numSeqs });
   };
   await run(ctx);
