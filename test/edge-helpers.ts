@@ -1,5 +1,8 @@
 /** Shared setup for the edge's cross-process tests: configs, tokens, a running edge. */
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
 import { defaultConfig, type EdgeConfig } from '../edge/config.ts';
 import { mintDevToken } from '../edge/dev-token.ts';
 import { type NodeEdge, startNodeEdge } from '../edge/node.ts';
@@ -70,3 +73,36 @@ export const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs
     await new Promise((r) => setTimeout(r, 20));
   }
 };
+
+const root = join(import.meta.dirname, '..');
+export const hasMiniflare = existsSync(join(root, 'node_modules', 'miniflare'));
+
+/** The worker as one ES module, resolved the way wrangler resolves it. */
+export async function bundleWorker(): Promise<string> {
+  const result = await build({
+    entryPoints: [join(root, 'edge', 'worker.ts')],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['browser', 'module', 'main'],
+    write: false,
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+/** The bundled worker running in workerd with these bindings (only when Miniflare is installed). */
+// biome-ignore lint/suspicious/noExplicitAny: Miniflare is imported only when installed
+export async function startWorkerd(bindings: Record<string, string>): Promise<any> {
+  const { Miniflare } = await import('miniflare');
+  const mf = new Miniflare({
+    modules: true,
+    script: await bundleWorker(),
+    compatibilityDate: '2025-01-01',
+    bindings,
+  });
+  await mf.ready;
+  return mf;
+}

@@ -2,31 +2,9 @@
  * The Workers entry, bundled with esbuild and run in workerd through Miniflare, in front of the
  * same stub upstream as the Node tests.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatBody, readStream, SECRET, token } from './edge-helpers.ts';
+import { chatBody, hasMiniflare, readStream, SECRET, startWorkerd, token } from './edge-helpers.ts';
 import { type StubUpstream, startStubUpstream } from './stub-upstream.ts';
-
-const root = join(import.meta.dirname, '..');
-const hasMiniflare = existsSync(join(root, 'node_modules', 'miniflare'));
-
-/** The worker as one ES module, resolved the way wrangler resolves it. */
-export async function bundleWorker(): Promise<string> {
-  const result = await build({
-    entryPoints: [join(root, 'edge', 'worker.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    conditions: ['workerd', 'worker', 'browser'],
-    mainFields: ['browser', 'module', 'main'],
-    write: false,
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
-}
 
 describe.skipIf(!hasMiniflare)('edge on workerd (Miniflare)', () => {
   let stub: StubUpstream;
@@ -36,18 +14,11 @@ describe.skipIf(!hasMiniflare)('edge on workerd (Miniflare)', () => {
 
   beforeAll(async () => {
     stub = await startStubUpstream({ reply: 'Write to ann@example.com now.' });
-    const { Miniflare } = await import('miniflare');
-    mf = new Miniflare({
-      modules: true,
-      script: await bundleWorker(),
-      compatibilityDate: '2025-01-01',
-      bindings: {
-        JWT_SECRET: SECRET,
-        BACKEND_URLS: stub.url,
-        EDGE_CONFIG: JSON.stringify({ limits: { requestsPerMinute: 50 } }),
-      },
+    mf = await startWorkerd({
+      JWT_SECRET: SECRET,
+      BACKEND_URLS: stub.url,
+      EDGE_CONFIG: JSON.stringify({ limits: { requestsPerMinute: 50 } }),
     });
-    await mf.ready;
   });
   afterAll(async () => {
     await mf?.dispose();

@@ -2,16 +2,21 @@
  * The playground's HTTP surface on a real Node edge (and on workerd when Miniflare is installed):
  * exact-path static assets with ETags, GET/HEAD only, and the authenticated dashboard snapshot.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEdgeApp } from '../edge/app.ts';
 import type { EdgeDeps } from '../edge/context.ts';
 import type { NodeEdge } from '../edge/node.ts';
 import { PLAYGROUND_ASSETS } from '../edge/playground/assets.ts';
 import { SNAPSHOT_REUSE_MS } from '../edge/playground/dashboard-route.ts';
-import { bearer, SECRET, startEdge, testConfig, token } from './edge-helpers.ts';
+import {
+  bearer,
+  hasMiniflare,
+  SECRET,
+  startEdge,
+  startWorkerd,
+  testConfig,
+  token,
+} from './edge-helpers.ts';
 import { type StubUpstream, startStubUpstream } from './stub-upstream.ts';
 
 let stub: StubUpstream;
@@ -125,37 +130,11 @@ describe('GET /v1/dashboard', () => {
   });
 });
 
-const root = join(import.meta.dirname, '..');
-const hasMiniflare = existsSync(join(root, 'node_modules', 'miniflare'));
-
-/** The worker as one ES module, as test/edge-worker.test.ts bundles it. */
-async function bundleWorker(): Promise<string> {
-  const result = await build({
-    entryPoints: [join(root, 'edge', 'worker.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    conditions: ['workerd', 'worker', 'browser'],
-    mainFields: ['browser', 'module', 'main'],
-    write: false,
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
-}
-
 describe.skipIf(!hasMiniflare)('playground on workerd (Miniflare)', () => {
   // biome-ignore lint/suspicious/noExplicitAny: Miniflare is imported only when installed
   let mf: any;
   beforeAll(async () => {
-    const { Miniflare } = await import('miniflare');
-    mf = new Miniflare({
-      modules: true,
-      script: await bundleWorker(),
-      compatibilityDate: '2025-01-01',
-      bindings: { JWT_SECRET: SECRET, BACKEND_URLS: stub.url },
-    });
-    await mf.ready;
+    mf = await startWorkerd({ JWT_SECRET: SECRET, BACKEND_URLS: stub.url });
   });
   afterAll(() => mf?.dispose());
 
