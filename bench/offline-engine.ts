@@ -10,35 +10,25 @@ import { loadModelSpec, type ModelSpec } from '../backend/model/config.ts';
 import { createRunner } from '../backend/runner/select.ts';
 import type { Options } from '../shared/config.ts';
 
-const {
-  model,
-  device,
-  maxNumSeqs,
-  maxNumBatchedTokens,
-  blockSize,
-  gpuMemoryUtilization,
-  kvCacheMemory,
-  maxModelLen,
-  enablePrefixCaching,
-  loadFormat,
-  dtype,
-  quantization,
-} = backendOptionSpecs;
+/** The backend flags that shape the engine, under the backend's names, specs and defaults. */
+const engineOptionNames = [
+  'model',
+  'device',
+  'maxNumSeqs',
+  'maxNumBatchedTokens',
+  'blockSize',
+  'gpuMemoryUtilization',
+  'kvCacheMemory',
+  'maxModelLen',
+  'enablePrefixCaching',
+  'loadFormat',
+  'dtype',
+  'quantization',
+] as const;
 
-export const engineOptionSpecs = {
-  model,
-  device,
-  maxNumSeqs,
-  maxNumBatchedTokens,
-  blockSize,
-  gpuMemoryUtilization,
-  kvCacheMemory,
-  maxModelLen,
-  enablePrefixCaching,
-  loadFormat,
-  dtype,
-  quantization,
-} as const;
+export const engineOptionSpecs = Object.fromEntries(
+  engineOptionNames.map((name) => [name, backendOptionSpecs[name]]),
+) as Pick<typeof backendOptionSpecs, (typeof engineOptionNames)[number]>;
 
 export type EngineOptions = Options<typeof engineOptionSpecs>;
 
