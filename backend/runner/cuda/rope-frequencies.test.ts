@@ -24,16 +24,19 @@ const base: ModelSpec = {
   eosTokenIds: [],
 };
 
+/** Llama 3.1's rope_scaling. */
+const llama3 = {
+  type: 'llama3',
+  factor: 8,
+  lowFreqFactor: 1,
+  highFreqFactor: 4,
+  originalMaxPositionEmbeddings: 8192,
+} as const;
+
 const scalings: ModelSpec['ropeScaling'][] = [
   null,
   { type: 'linear', factor: 4 },
-  {
-    type: 'llama3',
-    factor: 8,
-    lowFreqFactor: 1,
-    highFreqFactor: 4,
-    originalMaxPositionEmbeddings: 8192,
-  },
+  llama3,
   { type: 'dynamic', factor: 2, originalMaxPositionEmbeddings: 4096 },
 ];
 
@@ -54,14 +57,7 @@ describe('cuda rope frequencies', () => {
   }
 
   it('llama3 scaling leaves high frequencies alone and divides low ones by the factor', () => {
-    const s = {
-      type: 'llama3',
-      factor: 8,
-      lowFreqFactor: 1,
-      highFreqFactor: 4,
-      originalMaxPositionEmbeddings: 8192,
-    } as const;
-    const scaled = ropeTable({ ...base, ropeScaling: s }).invFreq;
+    const scaled = ropeTable({ ...base, ropeScaling: llama3 }).invFreq;
     const plain = ropeTable(base).invFreq;
     expect(scaled[0]).toBe(plain[0]);
     expect(scaled[63]).toBeCloseTo(plain[63] / 8, 12);
