@@ -17,6 +17,20 @@ const date = (iso: string) => iso.slice(0, 10);
 const commit = (c: string | null, dirty: boolean | null) =>
   `${c?.slice(0, 7) ?? '?'}${dirty ? '+' : ''}`;
 
+/** Requests done, throughput and latency: the same columns for serve and offline results. */
+function metricCells(m: ServeResult['metrics']): string[] {
+  return [
+    `${m.completed}/${m.completed + m.failed}`,
+    n1(m.requestThroughput),
+    n0(m.outputThroughput),
+    n0(m.totalTokenThroughput),
+    n0(m.ttftMs.median),
+    n0(m.ttftMs.p99),
+    n1(m.tpotMs.median),
+    n1(m.tpotMs.p99),
+  ];
+}
+
 function serveRow(r: ServeResult): Row {
   const m = r.metrics;
   const w = r.workload;
@@ -29,14 +43,7 @@ function serveRow(r: ServeResult): Row {
       'serve (HTTP)',
       w.dataset.name,
       String(w.maxConcurrency ?? 'inf'),
-      `${m.completed}/${m.completed + m.failed}`,
-      n1(m.requestThroughput),
-      n0(m.outputThroughput),
-      n0(m.totalTokenThroughput),
-      n0(m.ttftMs.median),
-      n0(m.ttftMs.p99),
-      n1(m.tpotMs.median),
-      n1(m.tpotMs.p99),
+      ...metricCells(m),
       cached,
       load,
       `${date(r.date)} ${commit(r.gitCommit, r.gitDirty)}`,
@@ -58,14 +65,7 @@ function offlineRow(r: any): Row {
       'offline (engine)',
       r.workload.dataset.name,
       'all',
-      `${m.completed}/${m.completed + m.failed}`,
-      n1(m.requestThroughput),
-      n0(m.outputThroughput),
-      n0(m.totalTokenThroughput),
-      n0(m.ttftMs.median),
-      n0(m.ttftMs.p99),
-      n1(m.tpotMs.median),
-      n1(m.tpotMs.p99),
+      ...metricCells(m),
       cached,
       r.loadAverage?.[0]?.toFixed(1) ?? '-',
       `${date(r.date)} ${commit(r.gitCommit, r.gitDirty)}`,
