@@ -2,11 +2,15 @@
 import { badRequest } from '../../shared/errors.ts';
 import type { ChatChoice, ChatTokenLogprob } from '../../shared/openai.ts';
 import { parseChatRequest } from '../../shared/openai.ts';
-import { parseSamplingParams } from '../engine/sampling-params.ts';
-import { withSamplingDefaults } from '../model/generation-config.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 import type { SampledToken } from '../runner/runner.ts';
-import { checkModel, newId, type ServingContext, unixSeconds } from './context.ts';
+import {
+  checkModel,
+  newId,
+  requestSamplingParams,
+  type ServingContext,
+  unixSeconds,
+} from './context.ts';
 import { generateChoice, mergeChoices, primeStream, UsageCounter } from './generation.ts';
 import { type RequestContext, readJson, SseWriter, sendJson } from './http.ts';
 
@@ -26,10 +30,7 @@ function chatLogprobs(tokenizer: ModelTokenizer, entries: SampledToken[]): ChatT
 export async function handleChat(ctx: ServingContext, rc: RequestContext): Promise<void> {
   const body = parseChatRequest(await readJson(rc.req));
   checkModel(ctx, body.model);
-  const params = parseSamplingParams(
-    withSamplingDefaults(body, ctx.samplingDefaults) as unknown as Record<string, unknown>,
-    'chat',
-  );
+  const params = requestSamplingParams(ctx, body, 'chat');
   if (!ctx.chatTemplate)
     throw badRequest(
       'This model has no chat template; use /v1/completions.',

@@ -6,11 +6,15 @@ import type {
   CompletionRequest,
 } from '../../shared/openai.ts';
 import { parseCompletionRequest } from '../../shared/openai.ts';
-import { parseSamplingParams } from '../engine/sampling-params.ts';
-import { withSamplingDefaults } from '../model/generation-config.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 import type { PromptLogprob, TokenLogprob } from '../runner/runner.ts';
-import { checkModel, newId, type ServingContext, unixSeconds } from './context.ts';
+import {
+  checkModel,
+  newId,
+  requestSamplingParams,
+  type ServingContext,
+  unixSeconds,
+} from './context.ts';
 import {
   type ChoiceDelta,
   generateChoice,
@@ -80,10 +84,7 @@ class LogprobsBuilder {
 export async function handleCompletions(ctx: ServingContext, rc: RequestContext): Promise<void> {
   const body = parseCompletionRequest(await readJson(rc.req));
   checkModel(ctx, body.model);
-  const params = parseSamplingParams(
-    withSamplingDefaults(body, ctx.samplingDefaults) as unknown as Record<string, unknown>,
-    'completion',
-  );
+  const params = requestSamplingParams(ctx, body, 'completion');
   const echo = body.echo === true;
   if (echo && params.logprobs !== null && body.stream)
     throw badRequest("'echo' with 'logprobs' is not supported when streaming.", 'echo');

@@ -3,8 +3,13 @@
 import { notFound } from '../../shared/errors.ts';
 import type { Registry } from '../../shared/metrics.ts';
 import type { LLMEngine } from '../engine/engine.ts';
+import {
+  parseSamplingParams,
+  type RequestApi,
+  type SamplingParams,
+} from '../engine/sampling-params.ts';
 import type { ChatTemplate } from '../model/chat-template.ts';
-import type { SamplingDefaults } from '../model/generation-config.ts';
+import { type SamplingDefaults, withSamplingDefaults } from '../model/generation-config.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
 
 export interface ServingContext {
@@ -29,6 +34,18 @@ export function checkModel(ctx: ServingContext, model: string): void {
       'model',
       'model_not_found',
     );
+}
+
+/** The request's sampling parameters; generation_config.json's defaults fill what it leaves out. */
+export function requestSamplingParams(
+  ctx: ServingContext,
+  body: object,
+  api: RequestApi,
+): SamplingParams {
+  return parseSamplingParams(
+    withSamplingDefaults(body, ctx.samplingDefaults) as unknown as Record<string, unknown>,
+    api,
+  );
 }
 
 let sequence = 0;
