@@ -25,7 +25,11 @@ function emailMasker(): Masker {
   return {
     kind: 'email',
     maxMatchLength: EMAIL_MAX,
-    findAll: (text, from, to) => scanCandidates(EMAIL_RE, text, [], undefined, from, to),
+    findAll(text, from = 0, to) {
+      // Every match holds an '@' after its start.
+      if (text.indexOf('@', from) === -1) return [];
+      return scanCandidates(EMAIL_RE, text, [], undefined, from, to, EMAIL_START);
+    },
     holdFrom(text, from) {
       const start = trailingRunHold(text, EMAIL_RUN, EMAIL_START, EMAIL_MAX, from);
       if (start === text.length) return start;
@@ -72,8 +76,8 @@ function phoneMasker(): Masker {
     maxMatchLength: PHONE_MAX,
     findAll(text, from, to) {
       const out: Span[] = [];
-      scanCandidates(INTL_PHONE_RE, text, out, intlPhoneLength, from, to);
-      return scanCandidates(NANP_PHONE_RE, text, out, undefined, from, to);
+      scanCandidates(INTL_PHONE_RE, text, out, intlPhoneLength, from, to, PHONE_START);
+      return scanCandidates(NANP_PHONE_RE, text, out, undefined, from, to, PHONE_START);
     },
     holdFrom: (text, from) => trailingRunHold(text, PHONE_RUN, PHONE_START, PHONE_MAX, from),
   };
@@ -102,7 +106,8 @@ function cardMasker(): Masker {
   return {
     kind: 'card',
     maxMatchLength: CARD_MAX,
-    findAll: (text, from, to) => scanCandidates(CARD_RE, text, [], cardLength, from, to),
+    findAll: (text, from, to) =>
+      scanCandidates(CARD_RE, text, [], cardLength, from, to, CARD_START),
     holdFrom: (text, from) => trailingRunHold(text, CARD_RUN, CARD_START, CARD_MAX, from),
   };
 }
@@ -119,7 +124,8 @@ function ipMasker(): Masker {
   return {
     kind: 'ip',
     maxMatchLength: IP_MAX,
-    findAll: (text, from, to) => scanCandidates(IP_RE, text, [], ipAddressLength, from, to),
+    findAll: (text, from, to) =>
+      scanCandidates(IP_RE, text, [], ipAddressLength, from, to, IP_START),
     holdFrom: (text, from) => trailingRunHold(text, IP_RUN, IP_START, IP_MAX, from),
   };
 }

@@ -39,7 +39,9 @@ export const MASK_CONTEXT_CHARS = 64;
  * One candidate per start position where `re` matches. `re` must have the `g` flag; after a match at
  * p the scan resumes at p + 1, so a match never hides a candidate inside it (the choice between
  * overlapping candidates is `maskText`'s). `accept` may shorten a match or reject it (returns the
- * accepted length, 0 to reject). Only matches starting in [from, to) are reported.
+ * accepted length, 0 to reject). Only matches starting in [from, to) are reported. `starts`, when
+ * given, holds every ASCII character a match can begin with (none begins with another): positions
+ * tried one by one skip the others without running the regex.
  */
 export function scanCandidates(
   re: RegExp,
@@ -48,12 +50,17 @@ export function scanCandidates(
   accept?: (match: string) => number,
   from = 0,
   to = text.length,
+  starts?: Uint8Array,
 ): Span[] {
   const sticky = to - from <= STICKY_SCAN_MAX;
   // A few positions (the stream's usual case) are tried one by one, rather than letting a global
   // search run on through text whose candidates are not wanted yet.
   const scan = sticky ? stickyTwin(re) : re;
   for (let at = from; at < to; ) {
+    if (sticky && starts && !inClass(starts, text, at)) {
+      at++;
+      continue;
+    }
     scan.lastIndex = at;
     const m = scan.exec(text);
     if (m === null && !sticky) break;

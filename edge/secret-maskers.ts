@@ -101,10 +101,12 @@ function tokenHold(family: TokenFamily, text: string, from = 0): number {
 
 function tokenMasker(family: TokenFamily): Masker {
   const re = new RegExp(`(?<![A-Za-z0-9_-])${family.pattern.source}`, 'g');
+  // A token begins with its prefix, so with one of the prefixes' first characters.
+  const starts = asciiClass(new RegExp(`[${family.prefixes.map((p) => p[0]).join('')}]`));
   return {
     kind: 'secret',
     maxMatchLength: family.maxLength,
-    findAll: (text, from, to) => scanCandidates(re, text, [], undefined, from, to),
+    findAll: (text, from, to) => scanCandidates(re, text, [], undefined, from, to, starts),
     holdFrom: (text, from) => tokenHold(family, text, from),
   };
 }
@@ -118,13 +120,22 @@ const BEARER_RE = new RegExp(
   'g',
 );
 const AFTER_BEARER_RE = new RegExp(`${BEARER}$`);
+const BEARER_WORD_RE = /[Bb][Ee][Aa][Rr][Ee][Rr]/g;
+/** How far before a credential its "Bearer" may begin: the word and up to 8 blanks. */
+const BEARER_LEAD = 6 + 8;
 const CREDENTIAL_RUN = asciiClass(/[A-Za-z0-9._~+/=-]/);
 
 function bearerMasker(): Masker {
   return {
     kind: 'secret',
     maxMatchLength: BEARER_MAX,
-    findAll: (text, from, to) => scanCandidates(BEARER_RE, text, [], undefined, from, to),
+    findAll(text, from = 0, to = text.length) {
+      // No "bearer" that could lead a credential starting in [from, to): nothing to try.
+      BEARER_WORD_RE.lastIndex = Math.max(0, from - BEARER_LEAD);
+      const word = BEARER_WORD_RE.exec(text);
+      if (word === null || word.index >= to) return [];
+      return scanCandidates(BEARER_RE, text, [], undefined, from, to, CREDENTIAL_RUN);
+    },
     holdFrom(text, from) {
       const start = trailingRunHold(text, CREDENTIAL_RUN, CREDENTIAL_RUN, BEARER_MAX, from);
       const before = text.slice(Math.max(0, start - 20), start);
@@ -143,6 +154,7 @@ const PEM_RE = new RegExp(
   'g',
 );
 const PEM_BEGIN_AT = new RegExp(`^${PEM_BEGIN}`);
+const PEM_START = asciiClass(/-/);
 const PEM_END_RE = new RegExp(PEM_END);
 const PEM_HEADER_MAX = 10 + 40 + 11 + 6 + 5;
 const PEM_MAX = 2 * PEM_HEADER_MAX + PEM_BODY_MAX;
@@ -166,7 +178,7 @@ function pemMasker(): Masker {
   return {
     kind: 'secret',
     maxMatchLength: PEM_MAX,
-    findAll: (text, from, to) => scanCandidates(PEM_RE, text, [], undefined, from, to),
+    findAll: (text, from, to) => scanCandidates(PEM_RE, text, [], undefined, from, to, PEM_START),
     holdFrom: pemHold,
   };
 }
