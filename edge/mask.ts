@@ -156,23 +156,29 @@ export class StreamMasker {
     const folded = this.#folded;
     const n = folded.text.length;
     let limit = n;
-    this.#maskers.forEach((m, i) => {
+    let pending = false;
+    for (let i = 0; i < this.#maskers.length; i++) {
+      const m = this.#maskers[i]!;
       const from = Math.max(this.#done, this.#holds[i]!);
-      const pending = final
+      const undecided = final
         ? n
         : Math.max(n - m.maxMatchLength, m.holdFrom?.(folded.text, from) ?? 0);
-      const hold = Math.max(from, pending);
+      const hold = Math.max(from, undecided);
+      const cached = this.#cached[i]!;
       if (hold > from) {
         const offset = Math.max(0, from - MASK_CONTEXT_CHARS);
-        const text = folded.text.slice(offset);
-        for (const c of collect(m, i, text, offset, from - offset, hold - offset))
-          if (c.start >= from && c.start < hold) this.#cached[i]!.push(c);
+        const spans = m.findAll(folded.text.slice(offset), from - offset, hold - offset);
+        for (const s of spans) {
+          const start = s.start + offset;
+          if (s.end > s.start && start >= from && start < hold)
+            cached.push({ start, end: s.end + offset, order: i });
+        }
       }
       this.#holds[i] = hold;
-      limit = Math.min(limit, hold);
-    });
+      if (hold < limit) limit = hold;
+      if (cached.length > 0) pending = true;
+    }
     // Usually no candidate is pending at all: then nothing to sort or filter.
-    const pending = this.#cached.some((list) => list.length > 0);
     const sorted = pending ? this.#cached.flat().sort(byPriority) : [];
     const { chosen, cursor } = choose(sorted, this.#done, limit, folded);
     const cut = Math.max(boundaryDown(folded, limit), cursor);
