@@ -71,7 +71,7 @@ function partialsOf(family: TokenFamily): string[][] {
 }
 
 /** Earliest start of a token of this family that more text could still change. */
-function tokenHold(family: TokenFamily, text: string, from = 0): number {
+function tokenHold(family: TokenFamily, starts: Uint8Array, text: string, from = 0): number {
   const n = text.length;
   const lo = Math.max(0, n - family.maxLength + 1, from);
   // A token that more text could change runs through token characters to the end of the text:
@@ -81,7 +81,10 @@ function tokenHold(family: TokenFamily, text: string, from = 0): number {
   // Prefixes are made of token characters (checked below), so a prefix or a beginning of one
   // lies inside the run: after a space, say, nothing is pending.
   const runLength = n - runStart;
-  if (runLength === 0) return n;
+  // Both a whole prefix and a beginning of one start with one of `starts`: none in the run, no hold.
+  let i = runStart;
+  while (i < n && !inClass(starts, text, i)) i++;
+  if (i === n) return n;
   let hold = n;
   const partials = partialsOf(family);
   family.prefixes.forEach((prefix, i) => {
@@ -107,7 +110,7 @@ function tokenMasker(family: TokenFamily): Masker {
     kind: 'secret',
     maxMatchLength: family.maxLength,
     findAll: (text, from, to) => scanCandidates(re, text, [], undefined, from, to, starts),
-    holdFrom: (text, from) => tokenHold(family, text, from),
+    holdFrom: (text, from) => tokenHold(family, starts, text, from),
   };
 }
 
