@@ -148,49 +148,193 @@ function allBanned(values: Float32Array): boolean {
   return true;
 }
 
-/** Probabilities after temperature, top-k, top-p and min-p, as (ids, weights) in draw order. */
-function candidates(
-  processed: Float32Array,
-  input: SamplingInput,
-): { ids: Int32Array; weights: Float64Array } {
-  const { temperature, topK, topP, minP } = input.sampling;
-  const n = processed.length;
-  const max = processed[argmax(processed)];
-  const probs = new Float64Array(n);
+/**
+ * Scratch for the temperature path, reused across calls (sampling is synchronous): the
+ * unnormalised probabilities, their bit patterns, and a histogram of them by bucket.
+ */
+let scratchProbs = new Float64Array(0);
+let scratchBits = new Uint32Array(0);
+/** Index of a double's high (sign, exponent, top mantissa) 32-bit word in a Uint32Array view. */
+const HIGH_WORD = new Uint32Array(Float64Array.of(1).buffer)[1] === 0x3ff00000 ? 1 : 0;
+/**
+ * A non-negative double's bucket is its exponent and top 4 mantissa bits (high word >>> 16), so
+ * buckets are ordered like the values: 16 buckets per power of two.
+ */
+const NUM_BUCKETS = 1 << 15;
+const bucketCounts = new Int32Array(NUM_BUCKETS);
+const bucketSums = new Float64Array(NUM_BUCKETS);
+
+function probsBuffer(n: number): Float64Array {
+  if (scratchProbs.length < n) {
+    scratchProbs = new Float64Array(n);
+    scratchBits = new Uint32Array(scratchProbs.buffer);
+  }
+  return scratchProbs;
+}
+
+/** probs[i] = exp((v - max) / T), unnormalised; returns their sum in id order (the normaliser). */
+function expAll(processed: Float32Array, max: number, temperature: number, probs: Float64Array) {
   let total = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < processed.length; i++) {
     probs[i] = Math.exp((processed[i] - max) / temperature);
     total += probs[i];
   }
-  let ids = new Int32Array(n);
-  for (let i = 0; i < n; i++) ids[i] = i;
-  const filtering = (topK > 0 && topK < n) || topP < 1;
-  if (filtering) ids.sort((a, b) => probs[b] - probs[a] || a - b);
-  if (topK > 0 && topK < n) ids = ids.subarray(0, topK);
-  if (topP < 1) {
-    let kept = 0;
-    for (let i = 0; i < ids.length; i++) kept += probs[ids[i]];
-    let cumulative = 0;
-    let count = 0;
-    while (count < ids.length && cumulative < topP * kept) cumulative += probs[ids[count++]];
-    ids = ids.subarray(0, Math.max(1, count));
-  }
-  // probs are unnormalised relative to the most likely token (whose weight is exactly 1), so
-  // min-p's threshold "minP × the top probability" is minP itself.
-  if (minP > 0) ids = ids.filter((id) => probs[id] >= minP);
-  const weights = Float64Array.from(ids, (id) => probs[id] / total);
-  return { ids, weights };
+  return total;
 }
 
-function draw(ids: Int32Array, weights: Float64Array, u: number): number {
+/** expAll that also fills the bucket histogram (count and mass per bucket). */
+function expWithHistogram(
+  processed: Float32Array,
+  max: number,
+  temperature: number,
+  probs: Float64Array,
+): number {
+  bucketCounts.fill(0);
+  bucketSums.fill(0);
+  const bits = scratchBits;
   let total = 0;
-  for (const w of weights) total += w;
-  let target = u * total;
-  for (let i = 0; i < ids.length; i++) {
-    target -= weights[i];
-    if (target < 0) return ids[i];
+  for (let i = 0; i < processed.length; i++) {
+    const p = Math.exp((processed[i] - max) / temperature);
+    probs[i] = p;
+    total += p;
+    const bucket = (bits[2 * i + HIGH_WORD] >>> 16) & (NUM_BUCKETS - 1);
+    bucketCounts[bucket]++;
+    bucketSums[bucket] += p;
   }
-  return ids[ids.length - 1];
+  return total;
+}
+
+/**
+ * The ids in the sampler's order (probability descending, then id ascending) as far as top-k and
+ * top-p can reach: every id at or above the highest bucket that holds `minCount` ids and (with
+ * `minMass` finite) about `minMass` of probability. All of them, when nothing smaller will do.
+ * Whatever the cut, the result is a prefix of the fully sorted vocabulary.
+ */
+function sortedPrefix(probs: Float64Array, n: number, minCount: number, minMass: number) {
+  let bucket = NUM_BUCKETS - 1;
+  let count = bucketCounts[bucket];
+  let mass = bucketSums[bucket];
+  while (bucket > 0 && (count < minCount || mass < minMass)) {
+    bucket--;
+    count += bucketCounts[bucket];
+    mass += bucketSums[bucket];
+  }
+  const ids = new Int32Array(bucket === 0 ? n : count);
+  if (bucket === 0) {
+    for (let i = 0; i < n; i++) ids[i] = i;
+  } else {
+    const bits = scratchBits;
+    for (let i = 0, at = 0; i < n; i++) {
+      if (((bits[2 * i + HIGH_WORD] >>> 16) & (NUM_BUCKETS - 1)) >= bucket) ids[at++] = i;
+    }
+  }
+  return ids.sort((a, b) => probs[b] - probs[a] || a - b);
+}
+
+/** How many leading ids the top-p loop keeps for `threshold`; -1 if they run out below it. */
+function topPCount(ids: Int32Array, probs: Float64Array, threshold: number): number {
+  let cumulative = 0;
+  let count = 0;
+  while (count < ids.length && cumulative < threshold) cumulative += probs[ids[count++]];
+  return cumulative < threshold ? -1 : count;
+}
+
+/**
+ * Top-k then top-p over a sorted prefix of the vocabulary, or null when the prefix is too short
+ * to decide. Top-p's threshold is top_p × the sorted-order sum of the top-k survivors; when that
+ * is the whole vocabulary and only a prefix is sorted, the sum is bounded by the id-order total
+ * (both are float sums of the same n non-negative terms, each within (n-1)·2^-53 relative of the
+ * exact sum), and the cut is taken only if both ends of that interval give the same count.
+ */
+function truncate(
+  sorted: Int32Array,
+  probs: Float64Array,
+  n: number,
+  sampling: SamplingInput['sampling'],
+  total: number,
+): Int32Array | null {
+  const { topK, topP } = sampling;
+  const keptLength = topK > 0 && topK < n ? topK : n;
+  if (!(topP < 1)) return sorted.subarray(0, keptLength);
+  let count: number;
+  if (sorted.length >= keptLength) {
+    const ids = sorted.subarray(0, keptLength);
+    let kept = 0;
+    for (let i = 0; i < ids.length; i++) kept += probs[ids[i]];
+    count = topPCount(ids, probs, topP * kept);
+    if (count < 0) count = ids.length;
+  } else {
+    const threshold = topP * total;
+    const slack = Math.abs(threshold) * (n + 16) * 2 ** -50;
+    count = topPCount(sorted, probs, threshold + slack);
+    if (count < 0 || topPCount(sorted, probs, threshold - slack) !== count) return null;
+  }
+  return sorted.subarray(0, Math.max(1, count));
+}
+
+/**
+ * The candidates after temperature, top-k, top-p and min-p, in draw order: by probability (then
+ * id) when top-k or top-p filters, by id otherwise. `probs` holds each id's unnormalised weight
+ * (the most likely token's is exactly 1) and `total` their id-order sum. Only the part of the
+ * vocabulary that top-k/top-p can reach is sorted; the result is the same as sorting it all.
+ */
+function candidates(
+  processed: Float32Array,
+  input: SamplingInput,
+): { ids: Int32Array | null; probs: Float64Array; total: number } {
+  const { sampling } = input;
+  const { temperature, topK, topP, minP } = sampling;
+  const n = processed.length;
+  const max = processed[argmax(processed)];
+  const probs = probsBuffer(n);
+  const filtering = (topK > 0 && topK < n) || topP < 1;
+  if (!filtering) {
+    const total = expAll(processed, max, temperature, probs);
+    // min-p's threshold "minP × the top probability" is minP itself (the top weight is 1).
+    return { ids: minP > 0 ? idsAtLeast(probs, n, minP) : null, probs, total };
+  }
+  const total = expWithHistogram(processed, max, temperature, probs);
+  let ids: Int32Array | null = null;
+  if (Number.isFinite(total)) {
+    const minCount = topK > 0 && topK < n ? topK : 0;
+    const minMass = minCount === 0 ? topP * total * (1 + 1e-6) : Number.NEGATIVE_INFINITY;
+    ids = truncate(sortedPrefix(probs, n, minCount, minMass), probs, n, sampling, total);
+  }
+  ids ??= truncate(sortedPrefix(probs, n, n, Number.POSITIVE_INFINITY), probs, n, sampling, total);
+  if (minP > 0) ids = (ids as Int32Array).filter((id) => probs[id] >= minP);
+  return { ids, probs, total };
+}
+
+/** Ids (ascending) whose weight is at least `minP`. */
+function idsAtLeast(probs: Float64Array, n: number, minP: number): Int32Array {
+  let count = 0;
+  for (let i = 0; i < n; i++) if (probs[i] >= minP) count++;
+  const ids = new Int32Array(count);
+  for (let i = 0, at = 0; i < n; i++) if (probs[i] >= minP) ids[at++] = i;
+  return ids;
+}
+
+/**
+ * Draws with weights probs[id] / total in the order of `ids` (every id 0..n-1 when null): the
+ * weights are summed, u scales that sum, and they are subtracted in order until it goes negative.
+ */
+function draw(
+  ids: Int32Array | null,
+  probs: Float64Array,
+  n: number,
+  total: number,
+  u: number,
+): number {
+  const length = ids === null ? n : ids.length;
+  let sum = 0;
+  for (let i = 0; i < length; i++) sum += probs[ids === null ? i : ids[i]] / total;
+  let target = u * sum;
+  for (let i = 0; i < length; i++) {
+    const id = ids === null ? i : ids[i];
+    target -= probs[id] / total;
+    if (target < 0) return id;
+  }
+  return ids === null ? n - 1 : ids[ids.length - 1];
 }
 
 /** Samples the next token for one sequence from its last-position logits. */
@@ -204,10 +348,10 @@ export function sampleToken(logits: Float32Array, input: SamplingInput): Sampled
   if (input.sampling.temperature === 0) {
     tokenId = argmax(processed);
   } else {
-    const { ids, weights } = candidates(processed, input);
+    const { ids, probs, total } = candidates(processed, input);
     const { seed } = input.sampling;
     const u = seed === null ? Math.random() : seededUniform(seed, input.outputTokenIds.length);
-    tokenId = draw(ids, weights, u);
+    tokenId = draw(ids, probs, processed.length, total, u);
   }
   return withLogprobs(tokenId, processed, input.sampling.logprobs);
 }
