@@ -194,4 +194,24 @@ __device__ void top_logprobs(const float* raw, int n, int num_top, float lse, in
   __syncthreads();
 }
 
+// vLLM's penalties (repetition over prompt and output tokens, frequency and presence over output)
+// and bans, applied in place to one row of `w` by the whole block. Penalty entries are unique ids
+// per row, so no two threads write the same entry.
+__device__ void apply_penalties_and_bans(const es::SampleArgs& a, int row, float* w) {
+  float rep = a.repetition_penalty[row], freq = a.frequency_penalty[row];
+  float pres = a.presence_penalty[row];
+  for (int e = a.penalty_offsets[row] + threadIdx.x; e < a.penalty_offsets[row + 1];
+       e += blockDim.x) {
+    int id = a.penalty_tokens[e], count = a.penalty_output_counts[e];
+    float v = w[id];
+    if (rep != 1.f && (count > 0 || a.penalty_in_prompt[e])) v = v > 0.f ? v / rep : v * rep;
+    v -= freq * count;
+    if (count > 0) v -= pres;
+    w[id] = v;
+  }
+  __syncthreads();
+  for (int e = a.ban_offsets[row] + threadIdx.x; e < a.ban_offsets[row + 1]; e += blockDim.x)
+    w[a.ban_tokens[e]] = -INFINITY;
+}
+
 }  // namespace

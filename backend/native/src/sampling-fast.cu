@@ -198,27 +198,13 @@ __device__ __forceinline__ bool has_edits(const es::SampleArgs& a, int row) {
          a.ban_offsets[row + 1] > a.ban_offsets[row];
 }
 
-// vLLM's penalties (repetition over prompt and output tokens, frequency and presence over output)
-// and bans, applied to the row's copy in `work`. Penalty entries are unique ids per row.
+// The row's copy in `work` with penalties and bans applied (see apply_penalties_and_bans).
 __device__ const float* edited_row(const es::SampleArgs& a, int row, const float* raw) {
   int n = a.vocab;
   float* w = a.work + (size_t)row * n;
   for (int i = threadIdx.x; i < n; i += blockDim.x) w[i] = raw[i];
   __syncthreads();
-  float rep = a.repetition_penalty[row], freq = a.frequency_penalty[row];
-  float pres = a.presence_penalty[row];
-  for (int e = a.penalty_offsets[row] + threadIdx.x; e < a.penalty_offsets[row + 1];
-       e += blockDim.x) {
-    int id = a.penalty_tokens[e], count = a.penalty_output_counts[e];
-    float v = w[id];
-    if (rep != 1.f && (count > 0 || a.penalty_in_prompt[e])) v = v > 0.f ? v / rep : v * rep;
-    v -= freq * count;
-    if (count > 0) v -= pres;
-    w[id] = v;
-  }
-  __syncthreads();
-  for (int e = a.ban_offsets[row] + threadIdx.x; e < a.ban_offsets[row + 1]; e += blockDim.x)
-    w[a.ban_tokens[e]] = -INFINITY;
+  apply_penalties_and_bans(a, row, w);
   __syncthreads();
   return w;
 }

@@ -38,24 +38,9 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(es::SampleArgs a) {
                  a.out_top_logprobs + (size_t)row * ES_MAX_TOP_LOGPROBS, sh);
 }
 
-// vLLM's penalties: repetition over prompt and output tokens, frequency and presence over output.
 __global__ void penalty_kernel(es::SampleArgs a) {
   int row = blockIdx.x;
-  float* w = a.work + (size_t)row * a.vocab;
-  float rep = a.repetition_penalty[row], freq = a.frequency_penalty[row];
-  float pres = a.presence_penalty[row];
-  for (int e = a.penalty_offsets[row] + threadIdx.x; e < a.penalty_offsets[row + 1];
-       e += blockDim.x) {
-    int id = a.penalty_tokens[e], count = a.penalty_output_counts[e];
-    float v = w[id];
-    if (rep != 1.f && (count > 0 || a.penalty_in_prompt[e])) v = v > 0.f ? v / rep : v * rep;
-    v -= freq * count;
-    if (count > 0) v -= pres;
-    w[id] = v;
-  }
-  __syncthreads();
-  for (int e = a.ban_offsets[row] + threadIdx.x; e < a.ban_offsets[row + 1]; e += blockDim.x)
-    w[a.ban_tokens[e]] = -INFINITY;
+  apply_penalties_and_bans(a, row, a.work + (size_t)row * a.vocab);
 }
 
 }  // namespace
