@@ -2,9 +2,10 @@
  * Teacher-forced logits of the CUDA runner against Hugging Face transformers (hf_logits.py, same
  * GPU), two ways per model: one-shot prefill then decode steps, and uneven prefill chunks.
  * The tolerance is HF's own bf16 noise: our |logits − HF fp32| may be at most twice HF bf16's
- * |logits − HF fp32| (plus 0.02); top-1 must agree wherever fp32's lead exceeds that tolerance,
- * and overall as often as 99% (or as HF bf16 itself agrees with HF fp32, if that is lower). Also checks greedy generations under concurrency (LLMEngine)
- * against the same requests run alone. Usage: node hf-compare.mjs OUT.json DIR [DIR ...]
+ * |logits − HF fp32| (plus 0.02); top-1 must agree with fp32 wherever fp32's lead exceeds that
+ * tolerance, and overall on at least 99% of positions (or, if lower, on as many as HF bf16 itself
+ * agrees with HF fp32, less two points). Also checks greedy generations under concurrency
+ * (LLMEngine) against the same requests run alone. Usage: node hf-compare.mjs OUT.json DIR [DIR ...]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -109,6 +110,7 @@ async function compareModel(dir: string) {
   ];
   await runner.close();
   let agree = 0;
+  let agreeFp32 = 0;
   let hfAgree = 0;
   let decisive = 0;
   let decisiveAgree = 0;
@@ -121,6 +123,7 @@ async function compareModel(dir: string) {
     const ref = row(hf32, position);
     const top = argmax(ref);
     if (argmax(logits) === argmax(row(hf, position))) agree++;
+    if (argmax(logits) === top) agreeFp32++;
     if (argmax(row(hf, position)) === top) hfAgree++;
     // A position is decisive when fp32's top token leads the runner-up by more than the tolerance:
     // there, bf16 rounding cannot excuse a different argmax.
@@ -134,12 +137,14 @@ async function compareModel(dir: string) {
     }
     worst = Math.max(worst, maxAbs(logits, ref));
   }
-  const top1 = agree / results.length;
+  const top1 = agreeFp32 / results.length;
+  const hfTop1 = hfAgree / results.length;
   return {
     model: dir.split('/').pop(),
     positions: results.length,
-    top1AgreementVsHfBf16: top1,
-    hfBf16Top1AgreementVsHfFp32: hfAgree / results.length,
+    top1AgreementVsHfFp32: top1,
+    top1AgreementVsHfBf16: agree / results.length,
+    hfBf16Top1AgreementVsHfFp32: hfTop1,
     decisivePositions: decisive,
     decisiveTop1Agreement: decisive ? decisiveAgree / decisive : null,
     maxAbsDiffVsHfFp32: worst,
@@ -149,7 +154,10 @@ async function compareModel(dir: string) {
     pass:
       worst <= tolerance &&
       decisiveAgree === decisive &&
-      top1 >= Math.min(0.99, hfAgree / results.length - 0.02),
+      // Both bf16 runs are judged against the same fp32 reference: ours must agree with it as
+      // often as transformers' own bf16 does, less two percentage points (random weights leave
+      // many near-ties, where either bf16 run may pick the runner-up).
+      top1 >= Math.min(0.99, hfTop1 - 0.02),
   };
 }
 
