@@ -23,6 +23,7 @@ export const nativeSources = [
   'norm.cu',
   'embedding.cu',
   'activation.cu',
+  'gemv.cu',
   'rope-qkv.cu',
   'attention-decode.cu',
   'attention-prefill.cu',

@@ -13,7 +13,7 @@ import type { Runner } from '../../backend/runner/runner.ts';
 import { random8b } from './bench-latency.ts';
 import { kvBytesPerToken, llama31_8b, qwen3_0_6b, weightParams } from './bench-specs.ts';
 import { decodeSequence, dummyCudaRunner, prefill } from './dummy-runner.ts';
-import { makeEngine, runAll } from './engine-run.ts';
+import { makeEngine, nanoVllmRequests, runAll } from './engine-run.ts';
 
 /** Counts steps and the time inside runner.execute (GPU + native), to split engine overhead out. */
 function timed(runner: Runner) {
@@ -29,26 +29,13 @@ function timed(runner: Runner) {
   return stats;
 }
 
-function lcg(seed: number) {
-  let x = seed >>> 0;
-  return (lo: number, hi: number) => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return lo + (x % (hi - lo + 1));
-  };
-}
-
 async function throughput(roof: { copy_bytes_per_s: number; bf16_gemm_tflops: number }) {
   const spec = qwen3_0_6b;
   const limits = { maxNumSeqs: 256, maxNumBatchedTokens: 16384, maxModelLen: 2048 };
   const runner = await dummyCudaRunner(spec, limits);
   const stats = timed(runner);
   const engine = makeEngine(runner, limits);
-  const rand = lcg(0);
-  const requests = Array.from({ length: 256 }, () => ({
-    prompt: Array.from({ length: rand(100, 1024) }, () => rand(0, 10000)),
-    maxTokens: rand(100, 1024),
-    params: { temperature: 0.6 },
-  }));
+  const requests = nanoVllmRequests();
   await runAll(engine, [{ prompt: [1, 2, 3], maxTokens: 8 }], 'warmup');
   stats.steps = 0;
   stats.executeSeconds = 0;

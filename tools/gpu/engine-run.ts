@@ -49,3 +49,21 @@ export function runAll(
 ): Promise<number[][]> {
   return Promise.all(requests.map((r, i) => collect(engine, `${tag}-${i}`, r)));
 }
+
+function lcg(seed: number) {
+  let x = seed >>> 0;
+  return (lo: number, hi: number) => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return lo + (x % (hi - lo + 1));
+  };
+}
+
+/** nano-vllm's benchmark: 256 requests, prompt and output lengths uniform in [100, 1024], T 0.6. */
+export function nanoVllmRequests(): EngineRequestSpec[] {
+  const rand = lcg(0);
+  return Array.from({ length: 256 }, () => ({
+    prompt: Array.from({ length: rand(100, 1024) }, () => rand(0, 10000)),
+    maxTokens: rand(100, 1024),
+    params: { temperature: 0.6 },
+  }));
+}

@@ -268,10 +268,11 @@ void launch_decode_attention(const AttentionArgs& a, const int32_t* item_token,
 
 DecodeSplit plan_decode_split(const AttentionArgs& a, int num_items, int max_context,
                               size_t partial_capacity, int num_sms) {
-  // Split while the grid holds fewer than ~4 blocks per SM and each split keeps >= 256 keys.
+  // Split while the grid holds fewer than ~4 blocks per SM and each split keeps >= 64 keys: a
+  // small batch is latency-bound, and a split walks its keys serially.
   int blocks = num_items * a.num_kv_heads;
   int splits = 1;
-  while (splits < 64 && blocks * splits < 4 * num_sms && max_context > splits * 256) splits *= 2;
+  while (splits < 64 && blocks * splits < 4 * num_sms && max_context > splits * 64) splits *= 2;
   while (splits > 1 && (size_t)num_items * a.num_heads * splits * a.head_dim > partial_capacity)
     splits /= 2;
   int partition = (max_context + splits - 1) / splits;

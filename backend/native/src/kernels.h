@@ -42,6 +42,14 @@ struct QkvPostArgs {
 };
 void launch_qkv_post(const QkvPostArgs& a, cudaStream_t stream, bool v1 = false);
 
+// gemv.cu: y[t, o] = sum_k w[o, k] x[t, k] (w row-major [out, in], x [tokens, in], y [tokens,
+// out], bf16 or f32) for 1..kGemvMaxTokens tokens; gemv_fits says whether the shapes and pointers
+// allow it (else cuBLAS runs the projection).
+constexpr int kGemvMaxTokens = 8;
+bool gemv_fits(const void* w, const void* x, int tokens, int in);
+void launch_gemv(const bf16* w, const bf16* x, void* y, int out, int tokens, int in, bool f32_out,
+                 cudaStream_t stream);
+
 // attention-decode.cu / attention-prefill.cu: paged attention over block tables.
 struct AttentionArgs {
   const bf16* qkv;  // q read from here, row stride (nh + 2 nkv) * hd

@@ -152,6 +152,8 @@ void model_init(Model& m, const es_model_config& config) {
   m.sampling_fast = !(sampling && std::strcmp(sampling, "v1") == 0);
   const char* pointwise = std::getenv("EDGESERVE_CUDA_POINTWISE");
   m.pointwise_v2 = !(pointwise && std::strcmp(pointwise, "v1") == 0);
+  const char* gemv = std::getenv("EDGESERVE_CUDA_GEMV");
+  m.gemv = !(gemv && std::strcmp(gemv, "0") == 0);
   const char* buckets = std::getenv("EDGESERVE_CUDA_GRAPH_BUCKETS");
   m.graph_bucket_step = buckets && std::strcmp(buckets, "pow2") == 0 ? 0 : 16;
   const char* profile = std::getenv("EDGESERVE_CUDA_PROFILE");

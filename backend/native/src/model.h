@@ -74,6 +74,7 @@ struct Model {
   bool graphs_enabled = true;
   bool sampling_fast = true;
   bool pointwise_v2 = true;  // qkv_post, add + RMSNorm, silu × up (EDGESERVE_CUDA_POINTWISE=v1)
+  bool gemv = true;  // projections of <= kGemvMaxTokens tokens by gemv.cu (EDGESERVE_CUDA_GEMV=0)
   int graph_bucket_step = 16;  // 0: powers of two all the way
   StepProfile profile;         // EDGESERVE_CUDA_PROFILE=1 (turns graphs off)
   GraphInputs graph_inputs;
