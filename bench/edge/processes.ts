@@ -1,6 +1,6 @@
 /** Starts the benchmark's servers as child processes and waits until each is ready. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,10 @@ export async function startEdge(
       routing: { maxOutstandingPerBackend: 100_000 },
     }),
   );
+  // Its log (a JSON line per request) goes to a file: through a pipe, every request would wake
+  // the load generator to drain a line, on the edge's side of the comparison only.
+  const logFile = join(tmpdir(), `edge-bench-${process.pid}-${++edges}.log`);
+  const logFd = openSync(logFile, 'w');
   const child = spawn(
     process.execPath,
     [
@@ -104,12 +108,36 @@ export async function startEdge(
     {
       cwd: checkout,
       env: { ...process.env, JWT_SECRET: secret, BACKEND_URLS: '', EDGE_CONFIG: '' },
+      stdio: ['ignore', logFd, 'pipe'],
     },
   );
-  const url = await firstLine(child, (l) =>
+  closeSync(logFd);
+  const url = await lineInFile(child, logFile, (l) =>
     l.includes('"listening"') ? JSON.parse(l).url : undefined,
   );
-  return { url, pid: child.pid, stop: track(child) };
+  const stop = track(child);
+  return { url, pid: child.pid, stop: () => stop().then(() => rmSync(logFile, { force: true })) };
+}
+
+let edges = 0;
+
+/** Resolves with the first line of `file` that `pick` accepts, polling while the child runs. */
+async function lineInFile(
+  child: ChildProcess,
+  file: string,
+  pick: (line: string) => string | undefined,
+): Promise<string> {
+  let err = '';
+  child.stderr?.on('data', (d) => (err += d));
+  for (;;) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const found = pick(line);
+      if (found) return found;
+    }
+    if (child.exitCode !== null)
+      throw new Error(`process exited ${child.exitCode}: ${err.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export const hasPortkey = () =>
