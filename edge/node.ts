@@ -109,9 +109,28 @@ export async function startNodeEdge(options: NodeEdgeOptions = {}): Promise<Node
   };
 }
 
-/** One JSON line per record, written straight to stdout (console.log formats its arguments first). */
-const stdoutLog = (record: LogRecord) =>
-  void process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+/**
+ * One JSON line per record on stdout (not console.log, which formats its arguments first). The
+ * lines of one event-loop turn go out in one write after it (setImmediate): a request's line is
+ * recorded before its last byte is written, and stdout (a pipe or file: synchronous) would put a
+ * write, and the wake-up of whoever reads it, in front of that byte. Pending lines are written
+ * on exit too.
+ */
+let pendingLog = '';
+const flushLog = () => {
+  const text = pendingLog;
+  pendingLog = '';
+  if (text) process.stdout.write(text);
+};
+let flushOnExit = false;
+const stdoutLog = (record: LogRecord) => {
+  if (!pendingLog) {
+    setImmediate(flushLog);
+    if (!flushOnExit) process.once('exit', flushLog);
+    flushOnExit = true;
+  }
+  pendingLog += `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`;
+};
 
 /**
  * When the backend list holds `dns+`/`srv+` specs: resolves them once (the app starts with the
