@@ -24,6 +24,7 @@ export const nativeSources = [
   'embedding.cu',
   'activation.cu',
   'gemv.cu',
+  'gemm.cu',
   'rope-qkv.cu',
   'attention-decode.cu',
   'attention-prefill.cu',
@@ -161,7 +162,16 @@ export const command: Command = {
     const libs = plan.libDirs.map((d) => `-L${d}`);
     await run(
       nvcc,
-      ['-shared', ...gencodes(opts.arch), '-o', target, ...objects, ...libs, '-lcublas'],
+      [
+        '-shared',
+        ...gencodes(opts.arch),
+        '-o',
+        target,
+        ...objects,
+        ...libs,
+        '-lcublas',
+        '-lcublasLt',
+      ],
       { maxBuffer: 1 << 24 },
     );
     console.log(`built ${target} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -7,10 +7,13 @@
 # new and base alternated twice on the runner benchmarks (decode step at 256, 8B single stream,
 # nano-vllm workload) and a per-phase profile of the 8B single-stream step for each.
 # Every stage is time-boxed; the run ends by DEADLINE_S (default 300 s).
-# Here: `bash tools/gpu/bundle.sh`, the demo-compare esbuild line of check-demo.sh, build the base
-# addon (`git stash; npm run build:native; cp backend/native/build/edgeserve_cuda.node
-# tmp/ab-base/; git stash pop`, or any build of the previous commit), then run from the repo root
-# via the device tool with carry [".carry", ".bundle", "tmp/ab-base"]:  bash tools/gpu/check-build-ab.sh
+# NEW_ENV adds environment to every "new" run (e.g. NEW_ENV=EDGESERVE_CUDA_GEMM_TUNE=log).
+# Here: `bash tools/gpu/bundle.sh`, the demo-compare esbuild line of check-demo.sh, and the base
+# addon: `git worktree add /tmp/base-wt REV`, `ln -s $PWD/node_modules /tmp/base-wt/`, then in
+# /tmp/base-wt `node bin/edgeserve.js build-native` and copy its backend/native/build/
+# edgeserve_cuda.node to tmp/ab-base/ (nvcc here needs CPATH/LIBRARY_PATH to cuBLAS and
+# EDGESERVE_NAPI_INCLUDE=.carry/napi). Then run from the repo root via the device tool with carry
+# [".carry", ".bundle", "tmp/ab-base"]:  bash tools/gpu/check-build-ab.sh
 set -uo pipefail
 DEADLINE_S=${DEADLINE_S:-300}
 source "$(dirname "$0")/common.sh"
@@ -18,7 +21,7 @@ source "$(dirname "$0")/common.sh"
 gpu_host_setup "$R/env.txt"
 fx=/tmp/es-fixtures
 demo=/tmp/es-demo
-new=(env)
+new=(env ${NEW_ENV:-})
 base=(env EDGESERVE_CUDA_ADDON=$PWD/tmp/ab-base/edgeserve_cuda.node)
 fixtures=($fx/llama $fx/qwen2 $fx/qwen3 $fx/mistral $fx/llama3-rope $fx/llama8b-2layer)
 

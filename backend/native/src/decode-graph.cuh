@@ -179,6 +179,7 @@ Plan graph_plan(Model& m, int bucket) {
 }
 
 cudaGraphExec_t capture(Model& m, int bucket) {
+  tune_gemms(m, bucket);
   Plan p = graph_plan(m, bucket);
   cudaGraph_t graph = nullptr;
   CK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));
@@ -240,6 +241,15 @@ void graphs_init(Model& m) {
   std::memset(g.host, 0, g.bytes);
   GraphView h = graph_view(g.host, g);
   for (int i = 0; i < g.max_bucket; i++) h.iota[i] = i;
+}
+
+void graphs_prepare(Model& m) {
+  int last = 0;
+  for (int n = 1; n <= m.graph_inputs.max_bucket; n++) {
+    int bucket = bucket_for(m, n);
+    if (bucket != last) tune_gemms(m, bucket);
+    last = bucket;
+  }
 }
 
 void graphs_free(Model& m) {

@@ -40,17 +40,6 @@ void ensure_staging(Staging& s, size_t bytes) {
   s.capacity = cap;
 }
 
-// y[tokens, out] = x[tokens, in] · w[out, in]ᵀ: gemv.cu for a few tokens, cuBLAS otherwise.
-void gemm(Model& m, const bf16* w, const bf16* x, void* y, int out, int tokens, int in,
-          bool f32_out) {
-  if (m.gemv && gemv_fits(w, x, tokens, in))
-    return launch_gemv(w, x, y, out, tokens, in, f32_out, m.stream);
-  const float one = 1.f, zero = 0.f;
-  CKB(cublasGemmEx(m.cublas, CUBLAS_OP_T, CUBLAS_OP_N, out, tokens, in, &one, w, CUDA_R_16BF, in,
-                   x, CUDA_R_16BF, in, &zero, y, f32_out ? CUDA_R_32F : CUDA_R_16BF, out,
-                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-}
-
 struct Plan {
   const int32_t *tokens, *positions, *slots, *query_start, *context_lens, *block_tables;
   const int32_t *item_token, *item_seq, *tile_seq, *tile_qbegin, *rows;

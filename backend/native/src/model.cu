@@ -125,8 +125,9 @@ void model_init(Model& m, const es_model_config& config) {
   CK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
   CKB(cublasCreate(&m.cublas));
   CKB(cublasSetStream(m.cublas, m.stream));
-  CK(cudaMalloc(&m.cublas_workspace, 32u << 20));
-  CKB(cublasSetWorkspace(m.cublas, m.cublas_workspace, 32u << 20));
+  CK(cudaMalloc(&m.cublas_workspace, kCublasWorkspaceBytes));
+  CKB(cublasSetWorkspace(m.cublas, m.cublas_workspace, kCublasWorkspaceBytes));
+  CKB(cublasLtCreate(&m.lt));
   CK(cudaMalloc(&m.inv_freq, m.inv_freq_host.size() * sizeof(float)));
   CK(cudaMemcpy(m.inv_freq, m.inv_freq_host.data(), m.inv_freq_host.size() * sizeof(float),
                 cudaMemcpyHostToDevice));
@@ -154,6 +155,8 @@ void model_init(Model& m, const es_model_config& config) {
   m.pointwise_v2 = !(pointwise && std::strcmp(pointwise, "v1") == 0);
   const char* gemv = std::getenv("EDGESERVE_CUDA_GEMV");
   m.gemv = !(gemv && std::strcmp(gemv, "0") == 0);
+  const char* tune = std::getenv("EDGESERVE_CUDA_GEMM_TUNE");
+  m.gemm_tune = !tune ? 1 : std::strcmp(tune, "0") == 0 ? 0 : std::strcmp(tune, "log") == 0 ? 2 : 1;
   const char* buckets = std::getenv("EDGESERVE_CUDA_GRAPH_BUCKETS");
   m.graph_bucket_step = buckets && std::strcmp(buckets, "pow2") == 0 ? 0 : 16;
   const char* profile = std::getenv("EDGESERVE_CUDA_PROFILE");
@@ -173,6 +176,7 @@ void model_free(Model& m) {
   m.profile.report();
   m.profile.release();
   graphs_free(m);
+  gemm_plans_free(m);
   if (m.cublas) cublasDestroy(m.cublas);
   for (void* p : {(void*)m.weight_arena, (void*)m.workspace_arena, (void*)m.kv_cache,
                   (void*)m.inv_freq, m.cublas_workspace, (void*)m.staging.device,
@@ -260,6 +264,7 @@ void model_allocate_kv(Model& m, double utilization, int override_blocks, es_kv_
   out->workspace_bytes = m.workspace_bytes;
   out->free_bytes = free_bytes;
   out->total_bytes = total_bytes;
+  if (m.graphs_enabled) graphs_prepare(m);
 }
 
 }  // namespace es

@@ -1,5 +1,6 @@
 // The model object behind the C ABI: weights, workspace, KV pool and the forward pass.
 #pragma once
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <vector>
 #include "../edgeserve-cuda.h"
@@ -43,12 +44,30 @@ struct GraphInputs {
   int max_bucket = 0, blocks_per_row = 0, pen_capacity = 0, ban_capacity = 0;
 };
 
+constexpr size_t kCublasWorkspaceBytes = 32u << 20;  // shared by cuBLAS and cuBLASLt (one stream)
+
+// How one projection shape runs at one decode-graph bucket (gemm.cu): cuBLASLt with a measured
+// algorithm when one clearly beat cublasGemmEx's default, else the default.
+struct GemmPlan {
+  int out = 0, tokens = 0, in = 0;
+  bool f32_out = false;
+  bool use_lt = false;
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  size_t workspace = 0;
+  int candidates = 0;
+  float default_us = 0, best_us = 0;
+};
+
 struct Model {
   es_model_config config;
   std::vector<float> inv_freq_host;
   float* inv_freq = nullptr;
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
+  cublasLtHandle_t lt = nullptr;
+  std::vector<GemmPlan> gemm_plans;
   void* cublas_workspace = nullptr;
   int num_sms = 0;
   char* weight_arena = nullptr;
@@ -75,6 +94,7 @@ struct Model {
   bool sampling_fast = true;
   bool pointwise_v2 = true;  // qkv_post, add + RMSNorm, silu × up (EDGESERVE_CUDA_POINTWISE=v1)
   bool gemv = true;  // projections of <= kGemvMaxTokens tokens by gemv.cu (EDGESERVE_CUDA_GEMV=0)
+  int gemm_tune = 1;  // per-bucket GEMM choice (EDGESERVE_CUDA_GEMM_TUNE: 0 off, log: print it)
   int graph_bucket_step = 16;  // 0: powers of two all the way
   StepProfile profile;         // EDGESERVE_CUDA_PROFILE=1 (turns graphs off)
   GraphInputs graph_inputs;
@@ -97,7 +117,14 @@ void model_dummy(Model& m, uint64_t seed);
 void model_allocate_kv(Model& m, double utilization, int override_blocks, es_kv_info* out);
 void model_execute(Model& m, const es_batch& batch, es_result& result);
 void model_last_logits(Model& m, const int32_t* rows, int n, float* out);
+// gemm.cu: y[tokens, out] = x[tokens, in] · w[out, in]ᵀ, and the per-bucket choice behind it.
+void gemm(Model& m, const bf16* w, const bf16* x, void* y, int out, int tokens, int in,
+          bool f32_out);
+void tune_gemms(Model& m, int tokens);  // outside any capture: it times on the stream
+void gemm_plans_free(Model& m);
 void graphs_init(Model& m);  // decode-graph.cuh
+// Chooses every decode bucket's GEMMs (tune_gemms) up front, so no step pays for it later.
+void graphs_prepare(Model& m);
 void graphs_free(Model& m);
 
 }  // namespace es
