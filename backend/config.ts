@@ -88,6 +88,13 @@ export const backendOptionSpecs = {
     default: 'none',
     help: 'weight-only quantisation on load (cpu runner only; refused elsewhere)',
   },
+  cpuThreads: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 1024,
+    help: 'onnxruntime intra-op threads of the cpu runner (0: every core but one; refused elsewhere)',
+  },
   loadFormat: {
     type: 'string',
     choices: ['auto', 'safetensors', 'dummy'],

@@ -62,6 +62,26 @@ describe('edgeserve CLI', () => {
     expect(err.stderr).toContain('--dtype bfloat16: the reference runner computes in float32');
   });
 
+  it('refuses --cpu-threads for a runner that has no such threads', async () => {
+    const model = fixtureModelCache('llama', 11);
+    const err = await run('node', [
+      BIN,
+      'backend',
+      '--model',
+      model,
+      '--device',
+      'reference',
+      '--cpu-threads',
+      '4',
+      '--port',
+      '0',
+    ]).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain(
+      "--cpu-threads sets the cpu runner's threads; the runner is reference",
+    );
+  });
+
   it('drains on SIGTERM: the in-flight request finishes, new ones are refused, exit code 0', async () => {
     const model = fixtureModelCache('llama', 11);
     const child = spawn(

@@ -66,6 +66,8 @@ export async function createRunner(
     throw new ConfigError(
       `--quantization ${opts.quantization} is implemented by the cpu runner only, not ${device}`,
     );
+  if (opts.cpuThreads !== 0 && device !== 'cpu')
+    throw new ConfigError(`--cpu-threads sets the cpu runner's threads; the runner is ${device}`);
   const blockSize = opts.blockSize;
   if (device === 'cuda') {
     const { createCudaRunner } = await import('./cuda/cuda-runner.ts');
@@ -103,6 +105,13 @@ export async function createRunner(
     opts.loadFormat === 'dummy'
       ? { weights: await hostWeights(dir, spec, opts) }
       : { modelDir: dir };
-  const runner = await createCpuRunner({ spec, ...source, numBlocks, blockSize, quantization });
+  const runner = await createCpuRunner({
+    spec,
+    ...source,
+    numBlocks,
+    blockSize,
+    quantization,
+    numThreads: opts.cpuThreads || undefined,
+  });
   return { device, runner, reason };
 }
