@@ -12,6 +12,7 @@ import { ResponseCache } from './cache.ts';
 import type { EdgeConfig } from './config.ts';
 import type { EdgeDeps, EdgeRequest, EdgeServices, LogRecord, RequestState } from './context.ts';
 import { buildFilters } from './filter.ts';
+import { webCryptoSha256Hex } from './hash.ts';
 import { builtinMaskers, type Masker, regexMasker } from './mask.ts';
 import { createEdgeMetrics } from './metrics.ts';
 import { authenticate } from './pipeline/authenticate.ts';
@@ -68,6 +69,7 @@ export function createServices(config: EdgeConfig, deps: EdgeDeps): EdgeServices
     maskers,
     now,
     log: deps.log ?? jsonLog,
+    sha256Hex: deps.sha256Hex ?? webCryptoSha256Hex,
   };
 }
 

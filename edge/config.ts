@@ -47,6 +47,11 @@ export interface RoutingConfig {
   affinityPrefixChars: number;
   /** The preferred backend keeps a conversation while it has at most this many more in flight. */
   affinitySlack: number;
+  /**
+   * Let every caller's prompts share the backends' prefix cache. Off: the edge salts each request
+   * with its caller (`cache_salt`), so no caller can tell from latency what another one sent.
+   */
+  sharedPrefixCache: boolean;
   circuitBreakAfterFailures: number;
   circuitOpenMs: number;
 }
@@ -120,6 +125,7 @@ export function defaultConfig(): EdgeConfig {
       maxOutstandingPerBackend: 1024,
       affinityPrefixChars: 512,
       affinitySlack: 4,
+      sharedPrefixCache: false,
       circuitBreakAfterFailures: 5,
       circuitOpenMs: 10_000,
     },

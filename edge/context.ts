@@ -62,6 +62,7 @@ export interface EdgeServices {
   maskers: Masker[];
   now: () => number;
   log: (record: LogRecord) => void;
+  sha256Hex: Sha256Hex;
 }
 
 export type CacheResult = 'HIT' | 'MISS' | 'BYPASS';

@@ -37,6 +37,11 @@ export interface SamplingFields {
   frequency_penalty?: number | null;
   repetition_penalty?: number | null;
   priority?: number | null;
+  /**
+   * vLLM's extension: prompts with different salts never share prefix-cache blocks, so one caller
+   * cannot learn from timing whether another sent the same prefix (the edge sets it per caller).
+   */
+  cache_salt?: string | null;
 }
 
 export interface StreamOptions {
@@ -166,6 +171,9 @@ function optional(body: Json, key: string, check: (v: unknown) => boolean, what:
   expect(check(v), key, what, v);
 }
 
+/** Longest `cache_salt` accepted (the edge's own salt plus a client's fits easily). */
+export const MAX_CACHE_SALT_CHARS = 1024;
+
 const NUMBER_FIELDS = [
   'temperature',
   'top_p',
@@ -185,7 +193,7 @@ const INT_FIELDS = [
 ] as const;
 
 const SAMPLING_KEYS = [...NUMBER_FIELDS, ...INT_FIELDS, 'stop', 'stop_token_ids', 'ignore_eos'];
-const COMMON_KEYS = ['model', 'stream', 'stream_options', 'user', ...SAMPLING_KEYS];
+const COMMON_KEYS = ['model', 'stream', 'stream_options', 'user', 'cache_salt', ...SAMPLING_KEYS];
 const CHAT_KEYS = new Set([
   ...COMMON_KEYS,
   'messages',
@@ -253,6 +261,12 @@ function checkSamplingFields(body: Json): void {
   );
   optional(body, 'stop_token_ids', isIntArray, 'an array of integers');
   optional(body, 'ignore_eos', (v) => typeof v === 'boolean', 'a boolean');
+  optional(
+    body,
+    'cache_salt',
+    (v) => typeof v === 'string' && v.length > 0 && v.length <= MAX_CACHE_SALT_CHARS,
+    `a non-empty string of at most ${MAX_CACHE_SALT_CHARS} characters`,
+  );
   optional(body, 'stream', (v) => typeof v === 'boolean', 'a boolean');
   optional(body, 'stream_options', (v) => kindOf(v) === 'object', 'an object');
   const so = body.stream_options as Json | null | undefined;

@@ -122,6 +122,26 @@ describe('prefix caching', () => {
     const hits = Number(/^edgeserve:prefix_cache_hits(?:_total)? (\d+)/m.exec(metrics)?.[1]);
     expect(hits).toBeGreaterThanOrEqual(expected);
   });
+
+  it('shares cached blocks only between requests with the same cache_salt', async () => {
+    const prompt = `salt test ${words(40, 5)}`;
+    const cached = async (extra: Record<string, unknown>) =>
+      (await complete(prompt, 2, extra)).usage.prompt_tokens_details.cached_tokens;
+    expect(await cached({ cache_salt: 'tenant-a' })).toBe(0);
+    expect(await cached({ cache_salt: 'tenant-b' })).toBe(0);
+    expect(await cached({})).toBe(0);
+    expect(await cached({ cache_salt: 'tenant-a' })).toBeGreaterThan(0);
+    expect(await cached({})).toBeGreaterThan(0);
+  });
+
+  it('refuses a cache_salt that is not a non-empty string', async () => {
+    for (const salt of ['', 42]) {
+      const res = await post('/v1/completions', { model, prompt: 'x', cache_salt: salt });
+      expect(res.status).toBe(400);
+      const { error } = (await res.json()) as { error: { param: string } };
+      expect(error.param).toBe('cache_salt');
+    }
+  });
 });
 
 describe('OpenAI shapes', () => {

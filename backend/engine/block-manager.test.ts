@@ -4,13 +4,14 @@ import { defaultSamplingParams } from './sampling-params.ts';
 import { Sequence } from './sequence.ts';
 
 let nextId = 0;
-const seqOf = (tokens: number[]) =>
+const seqOf = (tokens: number[], cacheSalt: string | null = null) =>
   new Sequence({
     requestId: `r${nextId}`,
     seqId: nextId++,
     promptTokenIds: tokens,
     params: defaultSamplingParams(),
     arrivalTime: 0,
+    cacheSalt,
   });
 const range = (start: number, n: number) => Array.from({ length: n }, (_, i) => start + i);
 
@@ -84,6 +85,18 @@ describe('BlockManager', () => {
     expect([0, 1, 2, 3].map((id) => bm.refCount(id))).toEqual([2, 2, 1, 1]);
     expect(bm.prefixCacheQueries).toBe(40);
     expect(bm.prefixCacheHits).toBe(32);
+  });
+
+  it('shares cached blocks only between sequences with the same cache salt', () => {
+    const bm = new BlockManager({ numBlocks: 16, blockSize: 4 });
+    const prompt = range(0, 12);
+    prefill(bm, seqOf(prompt, 'tenant-a'));
+    expect(bm.findCachedPrefix(seqOf(prompt, 'tenant-a'))).toEqual([0, 1]);
+    expect(bm.findCachedPrefix(seqOf(prompt, 'tenant-b'))).toEqual([]);
+    expect(bm.findCachedPrefix(seqOf(prompt))).toEqual([]);
+    prefill(bm, seqOf(prompt));
+    expect(bm.findCachedPrefix(seqOf(prompt))).toEqual([3, 4]);
+    expect(bm.findCachedPrefix(seqOf(prompt, 'tenant-a'))).toEqual([0, 1]);
   });
 
   it('stops the shared prefix at the first differing block', () => {

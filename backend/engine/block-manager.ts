@@ -10,6 +10,9 @@
  * non-cryptographic 64-bit hash (FNV, xxHash) a caller could craft a prompt whose block collides
  * with another tenant's prefix and be served, or poison, that KV. SHA-256 costs about a
  * microsecond per 16-token block, noise next to the forward pass that computes that block.
+ * A sequence with a cache salt (the request's `cache_salt`) chains its first block from the salt's
+ * hash instead of '', so only sequences with the same salt ever share blocks: the edge salts each
+ * caller's requests, so one caller cannot time another's prompts through cache hits.
  *
  * "Does not fit" is a value (allocate returns false and changes nothing); a broken contract
  * (freeing what the sequence does not own, double free) throws.
@@ -31,6 +34,13 @@ export function hashBlock(parentHash: string, tokenIds: readonly number[]): stri
     .update(parentHash)
     .update(new Uint8Array(Int32Array.from(tokenIds).buffer))
     .digest('base64');
+}
+
+/** The hash a salted sequence's first block chains from (unsalted ones chain from ''). */
+export function saltRoot(salt: string | null): string {
+  return salt === null
+    ? ''
+    : createHash('sha256').update('cache_salt\0').update(salt).digest('base64');
 }
 
 export class BlockManager {
@@ -183,7 +193,7 @@ export class BlockManager {
 
   private extendHashes(seq: Sequence, numBlocks: number): void {
     for (let i = seq.blockHashes.length; i < numBlocks; i++) {
-      const parent = i === 0 ? '' : seq.blockHashes[i - 1]!;
+      const parent = i === 0 ? saltRoot(seq.cacheSalt) : seq.blockHashes[i - 1]!;
       const tokens = seq.tokenRange(i * this.blockSize, (i + 1) * this.blockSize);
       seq.blockHashes.push(hashBlock(parent, tokens));
     }

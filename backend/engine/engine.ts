@@ -44,6 +44,8 @@ export interface EngineRequest {
   priority?: number;
   signal?: AbortSignal;
   wantPromptLogprobs?: boolean;
+  /** Prefix-cache namespace: only requests with the same salt share cached blocks. */
+  cacheSalt?: string | null;
 }
 
 export interface EngineStats {
@@ -203,6 +205,7 @@ export class LLMEngine {
       arrivalTime: this.now(),
       priority: req.priority,
       wantPromptLogprobs: req.wantPromptLogprobs,
+      cacheSalt: req.cacheSalt,
     });
     if (!this.scheduler.add(seq))
       throw serviceUnavailable(

@@ -26,6 +26,8 @@ export interface SequenceInit {
   /** Defaults to params.priority. */
   priority?: number;
   wantPromptLogprobs?: boolean;
+  /** Prefix-cache namespace (the request's cache_salt); null shares with every unsalted prompt. */
+  cacheSalt?: string | null;
 }
 
 export class Sequence {
@@ -37,6 +39,7 @@ export class Sequence {
   readonly priority: number;
   readonly arrivalTime: number;
   readonly wantPromptLogprobs: boolean;
+  readonly cacheSalt: string | null;
   status: SequenceStatus = 'waiting';
   /** Tokens whose KV is in the cache (prefix-cache hits included). */
   numComputedTokens = 0;
@@ -63,6 +66,7 @@ export class Sequence {
     this.priority = init.priority ?? init.params.priority;
     this.arrivalTime = init.arrivalTime;
     this.wantPromptLogprobs = init.wantPromptLogprobs ?? false;
+    this.cacheSalt = init.cacheSalt ?? null;
     this.promptLogprobs = this.wantPromptLogprobs ? [null] : null;
     this.timings = {
       arrival: init.arrivalTime,

@@ -55,6 +55,7 @@ export async function handleChat(ctx: ServingContext, rc: RequestContext): Promi
       promptTokenIds,
       params: params.seed !== null ? { ...params, seed: params.seed + index } : params,
       signal: rc.signal,
+      cacheSalt: body.cache_salt ?? null,
     }),
   );
   const usage = new UsageCounter(() => 0);

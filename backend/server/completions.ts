@@ -103,6 +103,7 @@ export async function handleCompletions(ctx: ServingContext, rc: RequestContext)
         params: params.seed !== null ? { ...params, seed: params.seed + j } : params,
         signal: rc.signal,
         wantPromptLogprobs: echo && wantLogprobs,
+        cacheSalt: body.cache_salt ?? null,
       }),
     ),
   );

@@ -33,6 +33,7 @@ export interface ChoiceRequest {
   params: SamplingParams;
   signal: AbortSignal;
   wantPromptLogprobs?: boolean;
+  cacheSalt?: string | null;
 }
 
 /** Streams one choice. The engine request is aborted if the consumer stops early. */
@@ -49,6 +50,7 @@ export async function* generateChoice(req: ChoiceRequest): AsyncGenerator<Choice
     params,
     signal: req.signal,
     wantPromptLogprobs: req.wantPromptLogprobs ?? false,
+    cacheSalt: req.cacheSalt ?? null,
   });
   for await (const out of outputs) {
     let text = '';

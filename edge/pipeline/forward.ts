@@ -1,6 +1,7 @@
 /**
  * Stage 7: sends the request to a backend (see route.ts for which, and for retries) and parses
- * its answer into an EdgeReply. Streamed requests always ask the backend for usage, since the
+ * its answer into an EdgeReply. Unless `routing.sharedPrefixCache`, the request is salted with its
+ * caller (`cache_salt`) so callers never share the backends' prefix cache. Streamed requests always ask the backend for usage, since the
  * token rate limit needs it; meter-usage.ts strips it again when the client did not ask.
  */
 import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
@@ -8,9 +9,15 @@ import { EdgeReply, isJson, isSse, parseSse } from '../reply.ts';
 import { affinityKey, type Forwarded } from '../route.ts';
 
 export const forwardCompletion =
-  ({ config, router }: EdgeServices) =>
+  ({ config, router, sha256Hex }: EdgeServices) =>
   async (request: EdgeRequest, state: RequestState): Promise<EdgeReply> => {
     const body = { ...state.body } as Record<string, unknown>;
+    if (!config.routing.sharedPrefixCache && state.principal) {
+      // One prefix-cache namespace per caller; a client's own salt subdivides its namespace but
+      // can never reach into another caller's (the pair is encoded unambiguously, then hashed).
+      const pair = JSON.stringify([state.principal.sub, body.cache_salt ?? null]);
+      body.cache_salt = await sha256Hex(pair);
+    }
     const options = (body.stream_options ?? {}) as Record<string, unknown>;
     if (body.stream === true && options.include_usage !== true) {
       body.stream_options = { ...options, include_usage: true };
