@@ -44,42 +44,19 @@ describe('edgeserve CLI', () => {
     expect(err.stderr).toContain('--modle');
   });
 
-  it('refuses a --dtype the runner cannot compute in, instead of ignoring it', async () => {
-    const model = fixtureModelCache('llama', 11);
-    const err = await run('node', [
-      BIN,
-      'backend',
-      '--model',
-      model,
-      '--device',
-      'reference',
-      '--dtype',
-      'bfloat16',
-      '--port',
-      '0',
-    ]).catch((e) => e);
-    expect(err.code).toBe(2);
-    expect(err.stderr).toContain('--dtype bfloat16: the reference runner computes in float32');
-  });
-
-  it('refuses --cpu-threads for a runner that has no such threads', async () => {
-    const model = fixtureModelCache('llama', 11);
-    const err = await run('node', [
-      BIN,
-      'backend',
-      '--model',
-      model,
-      '--device',
-      'reference',
-      '--cpu-threads',
-      '4',
-      '--port',
-      '0',
-    ]).catch((e) => e);
-    expect(err.code).toBe(2);
-    expect(err.stderr).toContain(
+  // Flags the chosen runner cannot honour stop the backend (exit 2) instead of being ignored.
+  it.each([
+    [['--dtype', 'bfloat16'], '--dtype bfloat16: the reference runner computes in float32'],
+    [
+      ['--cpu-threads', '4'],
       "--cpu-threads sets the cpu runner's threads; the runner is reference",
-    );
+    ],
+  ])('refuses %j on the reference runner', async (flags, message) => {
+    const model = fixtureModelCache('llama', 11);
+    const args = [BIN, 'backend', '--model', model, '--device', 'reference', ...flags];
+    const err = await run('node', [...args, '--port', '0']).catch((e) => e);
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain(message);
   });
 
   it('drains on SIGTERM: the in-flight request finishes, new ones are refused, exit code 0', async () => {
