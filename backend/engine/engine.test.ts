@@ -217,6 +217,32 @@ describe('LLMEngine', () => {
     expect(engine.stats().numRunning).toBe(0);
   });
 
+  it("starts the next step before handing a step's tokens to the consumer (overlap)", async () => {
+    const { engine, runner } = makeEngine();
+    const events: string[] = [];
+    const execute = runner.execute.bind(runner);
+    runner.execute = (batch) => {
+      events.push(`execute ${batch.step}`);
+      return execute(batch);
+    };
+    const req = request(promptOf(41, 5), { maxTokens: 4, ignoreEos: true });
+    let received = 0;
+    for await (const out of engine.generate(req))
+      for (const _ of out.newTokenIds) events.push(`token ${++received}`);
+    // token k comes from step k; it reaches the consumer once step k + 1 is running, except the
+    // last, which is handed over at once since nothing is left to run.
+    expect(events).toEqual([
+      'execute 1',
+      'execute 2',
+      'token 1',
+      'execute 3',
+      'token 2',
+      'execute 4',
+      'token 3',
+      'token 4',
+    ]);
+  });
+
   it('ends a request on abort(id, "stop") with finish reason stop', async () => {
     const { engine } = makeEngine({
       onExecute: (batch) => {
