@@ -240,5 +240,9 @@ export function affinityKey(body: Record<string, unknown>, chars: number): strin
   } else if (body.prompt !== undefined) {
     text = typeof body.prompt === 'string' ? body.prompt : JSON.stringify(body.prompt);
   }
-  return text ? `${String(body.model)}\n${text.slice(0, chars)}` : undefined;
+  if (!text) return undefined;
+  // Requests share KV only within one cache_salt (the edge sets it per caller), so the salt is
+  // part of what keeps a conversation on one backend.
+  const salt = typeof body.cache_salt === 'string' ? body.cache_salt : '';
+  return `${String(body.model)}\n${salt}\n${text.slice(0, chars)}`;
 }

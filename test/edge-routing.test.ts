@@ -92,6 +92,26 @@ describe('edge routing', () => {
     expect(b!.completions).toBeGreaterThan(0);
   });
 
+  it("spreads one conversation's callers over backends, since callers never share KV", async () => {
+    const [a, b] = await stubs({}, {});
+    const edge = await edgeFor([a!.url, b!.url], { routing: { affinityPrefixChars: 64 } });
+    const body = chatBody('the same long system prompt and question for everyone', {
+      temperature: 1,
+    });
+    for (const sub of ['ann', 'bo', 'cy', 'di', 'ed', 'flo', 'gus', 'hal'])
+      for (let turn = 0; turn < 2; turn++) {
+        const res = await fetch(`${edge.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: await bearer(sub),
+          body: JSON.stringify(body),
+        });
+        await res.text();
+      }
+    expect(a!.completions).toBeGreaterThan(0);
+    expect(b!.completions).toBeGreaterThan(0);
+    expect(a!.completions % 2).toBe(0); // each caller's two turns went to one backend
+  });
+
   it('retries a connect failure on another backend', async () => {
     const [live] = await stubs({});
     const dead = await deadUrl();
