@@ -9,6 +9,7 @@ import { jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatBody, readStream, SECRET, token } from './edge-helpers.ts';
 import { type StubUpstream, startStubUpstream } from './stub-upstream.ts';
+import { selfSignedCert } from './tls-cert.ts';
 
 const run = promisify(execFile);
 const BIN = join(import.meta.dirname, '..', 'bin', 'edgeserve.js');
@@ -77,27 +78,7 @@ describe('edgeserve edge (CLI, real server)', () => {
   });
 
   it('serves HTTPS (TLS >= 1.2) with --tls-cert/--tls-key', async () => {
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ]);
+    const { cert, key } = selfSignedCert(dir);
     const { child, url } = await startCli([
       '--backend',
       stub.url,

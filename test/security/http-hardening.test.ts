@@ -2,34 +2,44 @@
  * Raw HTTP/1.1 against the real edge and backend processes: request smuggling shapes
  * (Content-Length + Transfer-Encoding, duplicate Content-Length, obs-fold), oversized headers, and
  * path traversal on every route. Each bad request gets a 4xx, nothing smuggled reaches the
- * backend, no file content ever comes back, and the server keeps serving.
+ * backend, no file content ever comes back, and the server keeps serving. The smuggling and
+ * header cases also run against an edge serving HTTPS (--tls-cert/--tls-key).
  */
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintDevToken } from '../../edge/dev-token.ts';
 import { fixtureModelCache } from '../fixtures/models.ts';
 import { killAll, type Proc, spawnBackend, spawnEdge } from '../reliability/processes.ts';
 import { type StubUpstream, startStubUpstream } from '../stub-upstream.ts';
+import { selfSignedCert } from '../tls-cert.ts';
 
 const SECRET = 'http-hardening-secret-0123456789abcdef';
 let stub: StubUpstream;
 let edge: Proc;
+let tlsEdge: Proc;
 let backend: Proc;
 let token: string;
+let ca: string;
 
 beforeAll(async () => {
   stub = await startStubUpstream();
   token = await mintDevToken(SECRET, { sub: 'alice', ttlSeconds: 600 });
-  [edge, backend] = await Promise.all([
-    spawnEdge([], { JWT_SECRET: SECRET, BACKEND_URLS: stub.url }),
+  const { cert, key } = selfSignedCert();
+  ca = readFileSync(cert, 'utf8');
+  const env = { JWT_SECRET: SECRET, BACKEND_URLS: stub.url };
+  [edge, tlsEdge, backend] = await Promise.all([
+    spawnEdge([], env),
+    spawnEdge(['--tls-cert', cert, '--tls-key', key], env),
     spawnBackend(fixtureModelCache('llama', 11), ['--device', 'reference']),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([edge?.stop(), backend?.stop()]);
+  await Promise.all([edge?.stop(), tlsEdge?.stop(), backend?.stop()]);
   killAll();
   await stub?.close();
 });
@@ -47,9 +57,12 @@ interface RawResponse {
  * byte (a kept-alive socket), or sends nothing at all for 10 s; parses the first response.
  */
 function rawRequest(url: string, payload: string, quietMs = 300): Promise<RawResponse> {
-  const { hostname, port } = new URL(url);
+  const { hostname, port, protocol } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
+    const socket =
+      protocol === 'https:'
+        ? tlsConnect({ host: hostname, port: Number(port), ca })
+        : connect(Number(port), hostname);
     let raw = '';
     let timer: NodeJS.Timeout = setTimeout(() => finish(), 10_000);
     const finish = () => {
@@ -59,7 +72,7 @@ function rawRequest(url: string, payload: string, quietMs = 300): Promise<RawRes
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
       resolve({ status, head, body: rest.join('\r\n\r\n'), raw });
     };
-    socket.on('connect', () => socket.write(payload));
+    socket.on(protocol === 'https:' ? 'secureConnect' : 'connect', () => socket.write(payload));
     socket.on('data', (d) => {
       raw += d.toString('latin1');
       clearTimeout(timer);
@@ -79,11 +92,30 @@ const chatJson = JSON.stringify({
 const smuggled = (url: string) =>
   `POST /v1/chat/completions HTTP/1.1\r\nHost: ${host(url)}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${chatJson.length}\r\n\r\n${chatJson}`;
 
-async function stillServes(target: 'edge' | 'backend') {
-  if (target === 'edge') {
+type Target = 'edge' | 'edge over TLS' | 'backend';
+const urlOf = (target: Target) =>
+  target === 'edge' ? edge.url : target === 'backend' ? backend.url : tlsEdge.url;
+
+/** POST over HTTPS trusting the test certificate; resolves with the status. */
+function httpsPost(url: string, headers: Record<string, string>, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method: 'POST', headers, ca }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function stillServes(target: Target) {
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  if (target === 'edge over TLS') {
+    expect(await httpsPost(`${tlsEdge.url}/v1/chat/completions`, headers, chatJson)).toBe(200);
+  } else if (target === 'edge') {
     const res = await fetch(`${edge.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      headers,
       body: chatJson,
     });
     expect(res.status).toBe(200);
@@ -141,11 +173,13 @@ const smugglingCases: [string, (url: string) => string][] = [
   ],
 ];
 
+const targets: Target[] = ['edge', 'edge over TLS', 'backend'];
+
 describe('request smuggling and malformed framing', () => {
-  for (const target of ['edge', 'backend'] as const)
+  for (const target of targets)
     for (const [name, build] of smugglingCases)
       it(`${target}: ${name} → 400, nothing smuggled, still serving`, async () => {
-        const url = target === 'edge' ? edge.url : backend.url;
+        const url = urlOf(target);
         const before = stub.completions;
         const res = await rawRequest(url, build(url));
         expect(res.status).toBe(400);
@@ -157,9 +191,9 @@ describe('request smuggling and malformed framing', () => {
 });
 
 describe('oversized headers', () => {
-  for (const target of ['edge', 'backend'] as const)
+  for (const target of targets)
     it(`${target}: 64 KiB of headers → 431, then still serving`, async () => {
-      const url = target === 'edge' ? edge.url : backend.url;
+      const url = urlOf(target);
       const big = Array.from({ length: 64 }, (_, i) => `X-Pad-${i}: ${'p'.repeat(1000)}`).join(
         '\r\n',
       );
@@ -193,9 +227,9 @@ const traversalPaths = [
 ];
 
 describe('path traversal', () => {
-  for (const target of ['edge', 'backend'] as const)
+  for (const target of targets)
     it(`${target}: no path returns file contents`, async () => {
-      const url = target === 'edge' ? edge.url : backend.url;
+      const url = urlOf(target);
       for (const path of traversalPaths)
         for (const method of ['GET', 'POST']) {
           const res = await rawRequest(
