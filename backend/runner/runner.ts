@@ -64,6 +64,10 @@ export interface TokenLogprob {
   logprob: number;
 }
 
+/**
+ * The sampled token and its logprob. A runner may leave `logprob` NaN when the sequence asked for
+ * no logprobs (`sampling.logprobs` null): nothing reads it then.
+ */
 export interface SampledToken extends TokenLogprob {
   /** Present when sampling.logprobs > 0: the top alternatives, most likely first. */
   topLogprobs?: TokenLogprob[];
