@@ -19,7 +19,12 @@ import {
 } from '../../backend/runner/contract-driver.ts';
 import { createCudaRunner } from '../../backend/runner/cuda/cuda-runner.ts';
 import type { SamplingSpec } from '../../backend/runner/runner.ts';
-import { logSoftmax, sampleToken, topEntries } from '../../backend/runner/sampling.ts';
+import {
+  logSoftmax,
+  processLogits,
+  sampleToken,
+  topEntries,
+} from '../../backend/runner/sampling.ts';
 import { qwen3_0_6b } from './bench-specs.ts';
 
 const blockSize = 16;
@@ -95,12 +100,16 @@ async function check(name: string, spec: ModelSpec, modelDir: string | undefined
     seqs.forEach((seq, i) => {
       const got = result.sampled[i]!;
       const logits = sampledLogits.get(seq)!;
-      const want = sampleToken(logits, {
+      const input = {
         sampling: seq.sampling,
         promptTokenIds: Int32Array.from(seq.prompt),
         outputTokenIds: before[i],
         bannedTokenIds: seq.bannedTokenIds,
-      });
+      };
+      const want = sampleToken(logits, input);
+      // The CPU sampler skips the logprob when none was asked for; the GPU's is still checked.
+      if (Number.isNaN(want.logprob))
+        want.logprob = logSoftmax(processLogits(logits, input))[want.tokenId]!;
       const greedy = seq.sampling.temperature === 0;
       const agree = got.tokenId === want.tokenId;
       if (greedy) {
