@@ -9,6 +9,7 @@ import {
   type SamplingInput,
   sampleToken,
   seededUniform,
+  sortByProbability,
   topEntries,
 } from './sampling.ts';
 
@@ -385,5 +386,35 @@ describe('sampleToken matches the full-sort sampler it replaced', () => {
       const { fast, legacy } = bothAnswers(logits, sequence);
       expect(fast).toStrictEqual(legacy);
     }
+  });
+});
+
+describe('sortByProbability', () => {
+  it('orders like the comparison sort (probability descending, then id) on large id sets', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 4096, max: 9000 }),
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.constantFrom(2, 50, 1e6),
+        (n, seed, distinct) => {
+          let x = seed;
+          const next = () => {
+            x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+            return x / 2 ** 32;
+          };
+          // A few distinct values (ties everywhere), zeros, subnormals and near-equal doubles.
+          const values = [0, 5e-324, 1, 1 - 2 ** -53, 2 ** -1074 * 3, 0.5, 0.5 + 2 ** -54];
+          const probs = Float64Array.from({ length: n + 10 }, () =>
+            next() < 0.3
+              ? values[Math.floor(next() * values.length)]!
+              : Math.floor(next() * distinct) / distinct,
+          );
+          const ids = Int32Array.from({ length: n }, (_, i) => i + (i % 3 === 0 ? 10 : 0)).sort();
+          const expected = ids.slice().sort((a, b) => probs[b]! - probs[a]! || a - b);
+          expect(Array.from(sortByProbability(ids, probs))).toEqual(Array.from(expected));
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });

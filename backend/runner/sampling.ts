@@ -79,7 +79,8 @@ const ROUND_SHIFT = 6755399441055744;
 /**
  * exp(x) for x ≤ 0 (0 below the smallest double, and for -Infinity): exp(x) = 2^k · e^r with
  * |r| ≤ ln2/2 and a degree-10 Taylor series (relative error < 1e-13), about twice as fast as
- * Math.exp in the vocabulary-sized loops below.
+ * Math.exp in a loop of 150k logits. For log-normalisers only: the sampler's own weights keep
+ * Math.exp, since a last-bit difference reorders near-equal probabilities and so changes draws.
  */
 function expNonPositive(x: number): number {
   const t = x * Math.LOG2E;
@@ -179,7 +180,7 @@ function probsBuffer(n: number): Float64Array {
 function expAll(processed: Float32Array, max: number, temperature: number, probs: Float64Array) {
   let total = 0;
   for (let i = 0; i < processed.length; i++) {
-    probs[i] = expNonPositive((processed[i] - max) / temperature);
+    probs[i] = Math.exp((processed[i] - max) / temperature);
     total += probs[i];
   }
   return total;
@@ -197,7 +198,7 @@ function expWithHistogram(
   const bits = scratchBits;
   let total = 0;
   for (let i = 0; i < processed.length; i++) {
-    const p = expNonPositive((processed[i] - max) / temperature);
+    const p = Math.exp((processed[i] - max) / temperature);
     probs[i] = p;
     total += p;
     const bucket = (bits[2 * i + HIGH_WORD] >>> 16) & (NUM_BUCKETS - 1);
@@ -231,7 +232,47 @@ function sortedPrefix(probs: Float64Array, n: number, minCount: number, minMass:
       if (((bits[2 * i + HIGH_WORD] >>> 16) & (NUM_BUCKETS - 1)) >= bucket) ids[at++] = i;
     }
   }
-  return ids.sort((a, b) => probs[b] - probs[a] || a - b);
+  return sortByProbability(ids, probs);
+}
+
+/** Below this many ids a comparison sort is quicker than four counting passes. */
+const RADIX_MIN_IDS = 4096;
+const radixCounts = new Int32Array(1 << 16);
+let radixScratch = new Int32Array(0);
+
+/**
+ * `ids` (ascending) reordered by probability descending, ties by id ascending: the order
+ * `(a, b) => probs[b] - probs[a] || a - b` gives. A large set (top-p over a flat distribution
+ * keeps most of a 150k vocabulary) goes through a stable LSD radix sort, 16 bits a pass, on the
+ * complemented bit patterns: non-negative doubles order like their bits, so the complement orders
+ * them descending, and stability keeps equal ones by id.
+ */
+export function sortByProbability(ids: Int32Array, probs: Float64Array): Int32Array {
+  const n = ids.length;
+  if (n < RADIX_MIN_IDS) return ids.sort((a, b) => probs[b] - probs[a] || a - b);
+  const words = new Uint32Array(probs.buffer, probs.byteOffset, 2 * probs.length);
+  if (radixScratch.length < n) radixScratch = new Int32Array(n);
+  let src: Int32Array = ids;
+  let dst: Int32Array = radixScratch.subarray(0, n);
+  for (let pass = 0; pass < 4; pass++) {
+    const word = pass < 2 ? 1 - HIGH_WORD : HIGH_WORD;
+    const shift = (pass & 1) * 16;
+    radixCounts.fill(0);
+    for (let i = 0; i < n; i++) radixCounts[(~words[2 * src[i] + word] >>> shift) & 0xffff]++;
+    if (radixCounts[(~words[2 * src[0] + word] >>> shift) & 0xffff] === n) continue; // one digit
+    for (let d = 0, sum = 0; d < radixCounts.length; d++) {
+      const c = radixCounts[d];
+      radixCounts[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const id = src[i];
+      dst[radixCounts[(~words[2 * id + word] >>> shift) & 0xffff]++] = id;
+    }
+    [src, dst] = [dst, src];
+  }
+  if (src !== ids) ids.set(src);
+  return ids;
 }
 
 /** How many leading ids the top-p loop keeps for `threshold`; -1 if they run out below it. */
