@@ -7,6 +7,21 @@ import { maskText } from './mask.ts';
 
 const mask = (text: string, kinds?: string[]) => maskText(text, builtinMaskers(kinds)).text;
 
+describe('spelled-out email', () => {
+  it.each([
+    ['mail john [at] example [dot] com now', 'mail [REDACTED:email] now'],
+    ['write to j.doe(at)mail.example.org.', 'write to [REDACTED:email].'],
+    ['<JOHN { AT } EXAMPLE (DOT) IO>', '<[REDACTED:email]>'],
+    ['a_b <at> host-1 [dot] co [dot] uk', '[REDACTED:email]'],
+  ])('masks %j', (text, want) => expect(mask(text, ['email'])).toBe(want));
+  it.each([
+    'meet (at) noon',
+    'see [at] least three',
+    'a [link](https://example.com) here',
+    'price at example.com is 3 (dot) 5',
+  ])('leaves %j alone', (text) => expect(mask(text, ['email'])).toBe(text));
+});
+
 describe('email masker', () => {
   it.each([
     ['write to john.smith+news@example.co.uk today', 'write to [REDACTED:email] today'],

@@ -6,7 +6,14 @@
 import { ConfigError } from '../shared/config.ts';
 import { ipAddressLength } from './ip-address.ts';
 import { luhnValid } from './luhn.ts';
-import { asciiClass, type Masker, type Span, scanCandidates, trailingRunHold } from './masker.ts';
+import {
+  asciiClass,
+  inClass,
+  type Masker,
+  type Span,
+  scanCandidates,
+  trailingRunHold,
+} from './masker.ts';
 import { secretMaskers } from './secret-maskers.ts';
 
 // ---- email ------------------------------------------------------------------------------------
@@ -40,6 +47,75 @@ function emailMasker(): Masker {
       return Math.max(start, (at < start ? text.length : at) - LOCAL_MAX);
     },
   };
+}
+
+// ---- spelled-out email ("john [at] example [dot] com") ------------------------------------------
+// Only the bracketed forms ([at], (at), {at}, <at>, any case, a space inside or around allowed): a
+// bare "at" or "dot" is ordinary English. The domain's dots may be spelled out the same way.
+const OPEN = '[\\[({<]';
+const CLOSE = '[\\])}>]';
+const SPELLED_AT = ` ?${OPEN} ?[Aa][Tt] ?${CLOSE} ?`;
+const SPELLED_DOT = `(?:\\.| ?${OPEN} ?[Dd][Oo][Tt] ?${CLOSE} ?)`;
+const SPELLED_EMAIL_RE = new RegExp(
+  `(?=([A-Za-z0-9._%+\\-]{1,${LOCAL_MAX}}))\\1${SPELLED_AT}${LABEL}(?:${SPELLED_DOT}${LABEL}){0,6}${SPELLED_DOT}[A-Za-z]{2,24}(?![A-Za-z0-9\\-])`,
+  'g',
+);
+const SPELLED_TOKEN_MAX = 8; // " [ at ] "
+// local part, [at], first label, six more labels, TLD, one character of lookahead
+const SPELLED_MAX =
+  LOCAL_MAX + SPELLED_TOKEN_MAX + 63 + 6 * (SPELLED_TOKEN_MAX + 63) + SPELLED_TOKEN_MAX + 25;
+/** A complete [at] token, anywhere (global: callers set lastIndex). */
+const SPELLED_AT_TOKEN = new RegExp(`${OPEN} ?[Aa][Tt] ?${CLOSE}`, 'g');
+/** What may follow a complete [at] while the match is still open: labels, dots, a partial dot. */
+const OPEN_DOMAIN = new RegExp(
+  `^ ?(?:${LABEL}${SPELLED_DOT})*(?:${LABEL}(?: ?(?:${OPEN} ?(?:[Dd](?:[Oo](?:[Tt] ?)?)?)?)?)?)?$`,
+);
+/** A trailing local part, perhaps with the start of an [at] after it. */
+const OPEN_LOCAL = new RegExp(
+  `[A-Za-z0-9._%+\\-]{1,${LOCAL_MAX}}(?: ?(?:${OPEN} ?(?:[Aa](?:[Tt] ?)?)?)?)?$`,
+);
+const LOCAL_CHAR = asciiClass(/[A-Za-z0-9._%+-]/);
+
+function spelledEmailMasker(): Masker {
+  return {
+    kind: 'email',
+    maxMatchLength: SPELLED_MAX,
+    findAll(text, from = 0, to) {
+      // Every match holds an [at] token.
+      SPELLED_AT_TOKEN.lastIndex = 0;
+      if (!SPELLED_AT_TOKEN.test(text)) return [];
+      return scanCandidates(SPELLED_EMAIL_RE, text, [], undefined, from, to, EMAIL_START);
+    },
+    holdFrom(text, from = 0) {
+      const floor = Math.max(from, text.length - SPELLED_MAX);
+      // A match through the last complete [at] is still open while only domain text follows it.
+      let at = -1;
+      let afterAt = -1;
+      SPELLED_AT_TOKEN.lastIndex = floor;
+      for (let m = SPELLED_AT_TOKEN.exec(text); m; m = SPELLED_AT_TOKEN.exec(text)) {
+        at = m.index;
+        afterAt = SPELLED_AT_TOKEN.lastIndex;
+      }
+      if (at >= 0 && OPEN_DOMAIN.test(text.slice(afterAt)))
+        return Math.max(floor, localStart(text, at));
+      // Else only a local part at the very end, perhaps with the start of an [at] after it.
+      const tail = Math.max(floor, text.length - LOCAL_MAX - SPELLED_TOKEN_MAX);
+      const open = OPEN_LOCAL.exec(text.slice(tail));
+      if (!open) return text.length;
+      let start = tail + open.index;
+      while (start < text.length && !inClass(EMAIL_START, text, start)) start++;
+      return start;
+    },
+  };
+}
+
+/** The start of the local part before the [at] token at `at` (one space may come between). */
+function localStart(text: string, at: number): number {
+  const end = at > 0 && text[at - 1] === ' ' ? at - 1 : at;
+  let i = end;
+  while (i > 0 && end - i < LOCAL_MAX && inClass(LOCAL_CHAR, text, i - 1)) i--;
+  while (i < end && !inClass(EMAIL_START, text, i)) i++;
+  return i;
 }
 
 // ---- phone ------------------------------------------------------------------------------------
@@ -131,7 +207,7 @@ function ipMasker(): Masker {
 }
 
 const BUILTIN: Record<string, () => Masker[]> = {
-  email: () => [emailMasker()],
+  email: () => [emailMasker(), spelledEmailMasker()],
   phone: () => [phoneMasker()],
   card: () => [cardMasker()],
   ip: () => [ipMasker()],
