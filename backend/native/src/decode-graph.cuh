@@ -179,7 +179,6 @@ Plan graph_plan(Model& m, int bucket) {
 }
 
 cudaGraphExec_t capture(Model& m, int bucket) {
-  tune_gemms(m, bucket);
   Plan p = graph_plan(m, bucket);
   cudaGraph_t graph = nullptr;
   CK(cudaStreamBeginCapture(m.stream, cudaStreamCaptureModeThreadLocal));

@@ -59,6 +59,10 @@ float time_us(Model& m, F&& run) {
 GemmPlan tune(Model& m, const bf16* w, const bf16* x, void* y, int out, int tokens, int in,
               bool f32_out) {
   GemmPlan p;
+  p.out = out;
+  p.tokens = tokens;
+  p.in = in;
+  p.f32_out = f32_out;
   p.default_us = time_us(m, [&] { gemm_default(m, w, x, y, out, tokens, in, f32_out); });
   CKB(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
@@ -104,17 +108,20 @@ GemmPlan tune(Model& m, const bf16* w, const bf16* x, void* y, int out, int toke
   return p;
 }
 
+const GemmPlan* find_plan(const Model& m, int out, int tokens, int in, bool f32_out) {
+  for (const GemmPlan& p : m.gemm_plans)
+    if (p.out == out && p.tokens == tokens && p.in == in && p.f32_out == f32_out) return &p;
+  return nullptr;
+}
+
 }  // namespace
 
 void gemm(Model& m, const bf16* w, const bf16* x, void* y, int out, int tokens, int in,
           bool f32_out) {
   if (m.gemv && gemv_fits(w, x, tokens, in))
     return launch_gemv(w, x, y, out, tokens, in, f32_out, m.stream);
-  for (const GemmPlan& p : m.gemm_plans)
-    if (p.out == out && p.tokens == tokens && p.in == in && p.f32_out == f32_out) {
-      if (p.use_lt) return gemm_lt(m, p, w, x, y);
-      break;
-    }
+  const GemmPlan* plan = find_plan(m, out, tokens, in, f32_out);
+  if (plan && plan->use_lt) return gemm_lt(m, *plan, w, x, y);
   gemm_default(m, w, x, y, out, tokens, in, f32_out);
 }
 
@@ -138,18 +145,9 @@ void tune_gemms(Model& m, int tokens) {
       {l.down, w.act, w.tmp, h, inter, false},
       {m.lm_head, w.row_hidden, w.logits, c.vocab_size, h, true},
   };
-  for (const Shape& s : shapes) {
-    bool known = false;
-    for (const GemmPlan& p : m.gemm_plans)
-      known |= p.out == s.out && p.tokens == tokens && p.in == s.in && p.f32_out == s.f32_out;
-    if (known) continue;
-    GemmPlan p = tune(m, s.w, s.x, s.y, s.out, tokens, s.in, s.f32_out);
-    p.out = s.out;
-    p.tokens = tokens;
-    p.in = s.in;
-    p.f32_out = s.f32_out;
-    m.gemm_plans.push_back(p);
-  }
+  for (const Shape& s : shapes)
+    if (!find_plan(m, s.out, tokens, s.in, s.f32_out))
+      m.gemm_plans.push_back(tune(m, s.w, s.x, s.y, s.out, tokens, s.in, s.f32_out));
 }
 
 void gemm_plans_free(Model& m) {
