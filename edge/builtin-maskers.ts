@@ -112,10 +112,7 @@ function spelledEmailMasker(): Masker {
 /** The start of the local part before the [at] token at `at` (one space may come between). */
 function localStart(text: string, at: number): number {
   const end = at > 0 && text[at - 1] === ' ' ? at - 1 : at;
-  let i = end;
-  while (i > 0 && end - i < LOCAL_MAX && inClass(LOCAL_CHAR, text, i - 1)) i--;
-  while (i < end && !inClass(EMAIL_START, text, i)) i++;
-  return i;
+  return trailingRunHold(text, LOCAL_CHAR, EMAIL_START, LOCAL_MAX, 0, end);
 }
 
 // ---- phone ------------------------------------------------------------------------------------

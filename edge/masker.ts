@@ -100,10 +100,11 @@ export const inClass = (table: Uint8Array, text: string, i: number) => {
 };
 
 /**
- * Start of the trailing run of `run`-class characters (looking back at most `maxBack`), advanced to
- * its first `startClass` character; `text.length` when the run has none. A candidate that more text
- * could change must have read up to the end of the text through characters of its own class, so
- * it starts inside this run. Nothing before `from` is looked at (see `Masker.holdFrom`).
+ * Start of the run of `run`-class characters that ends at `end` (the end of the text unless given;
+ * looking back at most `maxBack`), advanced to its first `startClass` character; `end` when the run
+ * has none. A candidate that more text could change must have read up to the end of the text
+ * through characters of its own class, so it starts inside the trailing run. Nothing before `from`
+ * is looked at (see `Masker.holdFrom`).
  */
 export function trailingRunHold(
   text: string,
@@ -111,10 +112,11 @@ export function trailingRunHold(
   startClass: Uint8Array,
   maxBack: number,
   from = 0,
+  end = text.length,
 ): number {
-  const floor = Math.max(0, text.length - maxBack, from);
-  let i = text.length;
+  const floor = Math.max(0, end - maxBack, from);
+  let i = end;
   while (i > floor && inClass(run, text, i - 1)) i--;
-  while (i < text.length && !inClass(startClass, text, i)) i++;
+  while (i < end && !inClass(startClass, text, i)) i++;
   return i;
 }
