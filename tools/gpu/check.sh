@@ -39,14 +39,17 @@ correct() { # tag → runs hf-compare and the contract under the current env
   stage "contract-$1" 120 node .bundle/contract.mjs "$R/contract-$1.json"
   verdict "$R/hf-compare-$1.json" "$R/contract-$1.json" 2>&1 | tee -a "$OUT/check.log"
 }
-config=v2-graphs
-if ((attn_ok != 0)); then config=v1; fi
-while true; do
-  case $config in
+use_config() { # v2-graphs | v2-eager | v1 → the addon's switches for it
+  case $1 in
     v2-graphs) unset EDGESERVE_CUDA_DECODE_ATTENTION EDGESERVE_CUDA_GRAPHS ;;
     v2-eager) export EDGESERVE_CUDA_DECODE_ATTENTION=v2 EDGESERVE_CUDA_GRAPHS=0 ;;
     v1) export EDGESERVE_CUDA_DECODE_ATTENTION=v1 EDGESERVE_CUDA_GRAPHS=0 ;;
   esac
+}
+config=v2-graphs
+if ((attn_ok != 0)); then config=v1; fi
+while true; do
+  use_config $config
   if correct $config; then break; fi
   case $config in v2-graphs) config=v2-eager ;; v2-eager) config=v1 ;; v1) config=none; break ;; esac
 done
@@ -56,11 +59,7 @@ if [[ $config == none ]]; then
   config=v2-graphs; ((attn_ok != 0)) && config=v1
   echo "no configuration passed the checks" >>"$OUT/summary.txt"
 fi
-case $config in
-  v2-graphs) unset EDGESERVE_CUDA_DECODE_ATTENTION EDGESERVE_CUDA_GRAPHS ;;
-  v2-eager) export EDGESERVE_CUDA_DECODE_ATTENTION=v2 EDGESERVE_CUDA_GRAPHS=0 ;;
-  v1) export EDGESERVE_CUDA_DECODE_ATTENTION=v1 EDGESERVE_CUDA_GRAPHS=0 ;;
-esac
+use_config $config
 log "configuration for the benchmarks: $config (attn-check rc=$attn_ok)"
 echo "config $config" >>"$OUT/summary.txt"
 
@@ -69,7 +68,7 @@ stage roofline 60 python3 tools/gpu/roofline.py "$R/roofline.json"
 stage bench 150 node .bundle/bench.mjs "$R/bench-$config.json" "$R/roofline.json" decodeStep decode8b throughput
 # A configuration that passed the checks but cannot finish the benchmarks falls back one step.
 if [[ $config == v2-graphs ]] && ! node -e 'const r=JSON.parse(require("fs").readFileSync(process.argv[1]));process.exit(r.throughput&&r.throughput.outputTokensPerSecond>0?0:1)' "$R/bench-$config.json"; then
-  config=v2-eager; export EDGESERVE_CUDA_DECODE_ATTENTION=v2 EDGESERVE_CUDA_GRAPHS=0
+  config=v2-eager; use_config $config
   log "benchmarks failed with graphs: continuing with $config"; echo "config $config (bench fallback)" >>"$OUT/summary.txt"
 fi
 stage workload 30 python3 -c "import sys,json; sys.path.insert(0,'bench/peers'); from workload import load_workload; json.dump(load_workload(None,'random',1000,input_len=1024,output_len=128,seed=0), open('$wl','w'))"
