@@ -27,6 +27,7 @@ import { assignRequestId } from './pipeline/request-id.ts';
 import { respond } from './pipeline/respond.ts';
 import { validate } from './pipeline/validate.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { RenderedReply, toResponse } from './reply.ts';
 import { BackendRouter } from './route.ts';
 import type { Endpoint } from './schema.ts';
 import { mountPlayground } from './static.ts';
@@ -38,6 +39,8 @@ export interface RuntimeContext {
 
 export interface EdgeApp {
   fetch(request: EdgeRequest, runtime?: RuntimeContext): Promise<Response>;
+  /** As `fetch`, but a pipeline reply comes back rendered, not as a Response (Node writes it). */
+  handle(request: EdgeRequest, runtime?: RuntimeContext): Promise<RenderedReply | Response>;
   services: EdgeServices;
   /** Starts background health checks (Node; Workers checks lazily per request). */
   startHealthChecks(): void;
@@ -138,29 +141,34 @@ export function createEdgeApp(config: EdgeConfig, deps: EdgeDeps): EdgeApp {
     throw notFound(`No route for ${request.method} ${new URL(request.url).pathname}.`);
   });
 
+  const handle: EdgeApp['handle'] = async (request, runtime = {}) => {
+    const waitUntil = runtime.waitUntil ?? ((work) => void work.catch(() => {}));
+    if (deps.lazyHealthChecks) {
+      const due = s.pool.checkIfDue();
+      if (due) waitUntil(due);
+    }
+    const state: RequestState = {
+      requestId: '',
+      startedAt: s.now(),
+      route: 'unmatched',
+      headers: {},
+      signal: request.signal,
+      waitUntil,
+    };
+    try {
+      return (await router.fetch(request, state)) as RenderedReply | Response;
+    } catch (err) {
+      return errorResponse(err, { 'x-request-id': state.requestId || crypto.randomUUID() });
+    }
+  };
   return {
     services: s,
     startHealthChecks: () => s.pool.start(),
     close: () => s.pool.stop(),
-    async fetch(request, runtime = {}) {
-      const waitUntil = runtime.waitUntil ?? ((work) => void work.catch(() => {}));
-      if (deps.lazyHealthChecks) {
-        const due = s.pool.checkIfDue();
-        if (due) waitUntil(due);
-      }
-      const state: RequestState = {
-        requestId: '',
-        startedAt: s.now(),
-        route: 'unmatched',
-        headers: {},
-        signal: request.signal,
-        waitUntil,
-      };
-      try {
-        return (await router.fetch(request, state)) as Response;
-      } catch (err) {
-        return errorResponse(err, { 'x-request-id': state.requestId || crypto.randomUUID() });
-      }
+    handle,
+    async fetch(request, runtime) {
+      const reply = await handle(request, runtime);
+      return reply instanceof RenderedReply ? toResponse(reply) : reply;
     },
   };
 }

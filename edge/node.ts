@@ -21,7 +21,7 @@ import type { EdgeRequest, HeaderReader, LogRecord } from './context.ts';
 import { BackendDiscovery, type DnsResolver, isDiscoverySpec } from './discovery.ts';
 import { loadNodeConfig, type NodeConfigSources } from './node-config.ts';
 import { createNodeUpstream } from './node-upstream.ts';
-import { type SseBody, sseBodyOf, wholeBodyOf } from './reply.ts';
+import { RenderedReply, type SseBody } from './reply.ts';
 import type { BackendPool } from './upstream.ts';
 
 export interface NodeEdgeOptions extends NodeConfigSources {
@@ -179,8 +179,8 @@ async function serve(app: EdgeApp, req: IncomingMessage, res: ServerResponse): P
   try {
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     const body = hasBody ? await readBody(req, app.services.config.input.maxBodyBytes) : undefined;
-    const response = await app.fetch(new NodeRequest(req, body, controller.signal));
-    await writeResponse(response, res);
+    const reply = await app.handle(new NodeRequest(req, body, controller.signal));
+    await (reply instanceof RenderedReply ? writeRendered(reply, res) : writeResponse(reply, res));
   } catch {
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
     res.end();
@@ -249,20 +249,27 @@ function rawHeaderReader(raw: string[]): HeaderReader {
   };
 }
 
+/**
+ * A pipeline reply: a stream from its SseBody, anything else (already whole in memory) in one
+ * write with its length, rather than a web stream read and a chunked body.
+ */
+function writeRendered(reply: RenderedReply, res: ServerResponse): Promise<void> | undefined {
+  res.statusCode = reply.status;
+  for (const name in reply.headers) res.setHeader(name, reply.headers[name]!);
+  if (typeof reply.body !== 'string') return writeSse(reply.body, res);
+  res.setHeader('content-length', Buffer.byteLength(reply.body));
+  res.end(reply.body);
+}
+
+/** Responses built outside the pipeline (errors, health, metrics, playground assets). */
 async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
   res.statusCode = response.status;
   for (const [name, value] of response.headers) res.setHeader(name, value);
-  const sse = sseBodyOf(response);
-  if (sse) return writeSse(sse, res);
-  if (!response.body) {
+  const bytes = response.body ? new Uint8Array(await response.arrayBuffer()) : undefined;
+  if (!bytes) {
     res.end();
     return;
   }
-  // Everything but an SSE stream is already whole in memory (JSON, errors, assets): one write,
-  // with its length, instead of a web stream read and a chunked body.
-  const text = wholeBodyOf(response);
-  const bytes =
-    text !== undefined ? Buffer.from(text) : new Uint8Array(await response.arrayBuffer());
   if (!res.hasHeader('content-length')) res.setHeader('content-length', bytes.byteLength);
   res.end(bytes);
 }

@@ -94,44 +94,51 @@ export const SSE_HEADERS = {
 export type BodyOutcome = 'complete' | 'error' | 'cancelled';
 
 /**
- * Renders a reply as a fetch Response. A stream's body is an `SseBody`: the Node entry writes it
- * to the socket directly (`sseBodyOf`), other runtimes read it as a web stream.
+ * A reply rendered but not yet bytes: the Node entry writes it to the socket itself (a stream
+ * from its `SseBody`, anything else in one write), with no fetch Response, Headers or web stream
+ * built per request; other runtimes turn it into a Response (`toResponse`).
  */
+export class RenderedReply {
+  constructor(
+    readonly status: number,
+    /** Lower-case names. */
+    readonly headers: Record<string, string>,
+    readonly body: string | SseBody,
+  ) {}
+}
+
+/** Renders a reply; `onEnd` is told when its body has ended (at once for a whole body). */
 export function renderReply(
   reply: EdgeReply,
   headers: Record<string, string>,
   onEnd: (outcome: BodyOutcome, error?: HttpError) => void,
-): Response {
+): RenderedReply {
   const all = { ...reply.headers, ...headers };
   if (reply.body.type === 'json' || reply.body.type === 'text') {
     onEnd('complete');
     const body = reply.body;
-    const json = body.type === 'json';
-    const text = body.type === 'json' ? JSON.stringify(body.json) : body.text;
-    const response = new Response(text, {
-      status: reply.status,
-      headers: json ? { 'content-type': 'application/json', ...all } : all,
-    });
-    wholeBodies.set(response, text);
-    return response;
+    if (body.type === 'json')
+      return new RenderedReply(
+        reply.status,
+        { 'content-type': 'application/json', ...all },
+        JSON.stringify(body.json),
+      );
+    // What a fetch Response gives a string body that names no type.
+    return new RenderedReply(
+      reply.status,
+      { 'content-type': 'text/plain;charset=UTF-8', ...all },
+      body.text,
+    );
   }
   const body = new SseBody(reply, reply.body.events, reply.body.stages, onEnd);
-  const response = new Response(webStream(body), {
-    status: reply.status,
-    headers: { ...SSE_HEADERS, ...all },
-  });
-  sseBodies.set(response, body);
-  return response;
+  return new RenderedReply(reply.status, { ...SSE_HEADERS, ...all }, body);
 }
 
-const sseBodies = new WeakMap<Response, SseBody>();
-const wholeBodies = new WeakMap<Response, string>();
-
-/** The text of a rendered JSON or text reply, for a runtime that writes it itself (Node). */
-export const wholeBodyOf = (response: Response): string | undefined => wholeBodies.get(response);
-
-/** The SseBody behind a rendered stream, for a runtime that writes text itself (Node). */
-export const sseBodyOf = (response: Response): SseBody | undefined => sseBodies.get(response);
+/** A rendered reply as a fetch Response (Workers, tests): a stream becomes a web stream. */
+export function toResponse(rendered: RenderedReply): Response {
+  const { status, headers, body } = rendered;
+  return new Response(typeof body === 'string' ? body : webStream(body), { status, headers });
+}
 
 /**
  * A stream's events, through its stages, as SSE text. A stream that fails midway ends with an SSE

@@ -12,7 +12,7 @@ import { createEdgeApp } from '../../edge/app.ts';
 import { defaultConfig } from '../../edge/config.ts';
 import type { EdgeRequest } from '../../edge/context.ts';
 import { mintDevToken } from '../../edge/dev-token.ts';
-import { sseBodyOf } from '../../edge/reply.ts';
+import { RenderedReply } from '../../edge/reply.ts';
 import { parseOptions } from '../../shared/config.ts';
 
 const opts = parseOptions(
@@ -77,7 +77,8 @@ async function one(): Promise<number> {
     body: null,
     bodyBytes: body,
   };
-  const sse = sseBodyOf(await app.fetch(request));
+  const reply = await app.handle(request);
+  const sse = reply instanceof RenderedReply && typeof reply.body !== 'string' ? reply.body : null;
   if (!sse) throw new Error('expected a stream');
   let bytes = 0;
   for (let text = await sse.next(); text !== null; text = await sse.next()) bytes += text.length;
