@@ -8,7 +8,7 @@
 # nano-vllm workload) and a per-phase profile of the 8B single-stream step for each.
 # Every stage is time-boxed; the run ends by DEADLINE_S (default 300 s).
 # NEW_ENV adds environment to every "new" run (e.g. NEW_ENV=EDGESERVE_CUDA_GEMM_TUNE=log).
-# Here: `bash tools/gpu/bundle.sh`, the demo-compare esbuild line of check-demo.sh, and the base
+# Here: `bash tools/gpu/bundle.sh`, and the base
 # addon: `git worktree add /tmp/base-wt REV`, `ln -s $PWD/node_modules /tmp/base-wt/`, then in
 # /tmp/base-wt `node bin/edgeserve.js build-native` and copy its backend/native/build/
 # edgeserve_cuda.node to tmp/ab-base/ (nvcc here needs CPATH/LIBRARY_PATH to cuBLAS and

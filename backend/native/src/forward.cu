@@ -159,7 +159,7 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
       launch_decode_attention(att, p.item_token, p.item_seq, p.num_items, p.max_context,
                               w.partial_out, w.partial_ml, w.partial_capacity, m.num_sms, st);
     prof.mark(st, "attn_decode");
-    launch_prefill_attention(att, p.tile_seq, p.tile_qbegin, p.num_tiles, st);
+    launch_prefill_attention(att, p.tile_seq, p.tile_qbegin, p.num_tiles, !m.prefill_tc, st);
     prof.mark(st, "attn_prefill");
     gemm(m, lw.o, w.attn, w.tmp, h, num_tokens, c.num_heads * c.head_dim, false);
     prof.mark(st, "gemm_o");

@@ -82,9 +82,11 @@ DecodeSplit plan_decode_split(const AttentionArgs& a, int num_items, int max_con
 void launch_decode_attention_v2(const AttentionArgs& a, const int32_t* item_token,
                                 const int32_t* item_seq, int num_items, const DecodeSplit& split,
                                 float* partial_out, float* partial_ml, cudaStream_t stream);
-// Tiles of up to 64 query tokens of one sequence (prefill and chunked prefill).
+// Tiles of up to 64 query tokens of one sequence (prefill and chunked prefill); tensor cores, or
+// with `v1` the first, CUDA-core kernel (EDGESERVE_CUDA_PREFILL=v1).
 void launch_prefill_attention(const AttentionArgs& a, const int32_t* tile_seq,
-                              const int32_t* tile_qbegin, int num_tiles, cudaStream_t stream);
+                              const int32_t* tile_qbegin, int num_tiles, bool v1,
+                              cudaStream_t stream);
 constexpr int kPrefillTile = 64;
 
 // sampling.cu (first sampler, A/B baseline) and sampling-fast.cu: per-row sampling or scoring.

@@ -153,6 +153,8 @@ void model_init(Model& m, const es_model_config& config) {
   m.sampling_fast = !(sampling && std::strcmp(sampling, "v1") == 0);
   const char* pointwise = std::getenv("EDGESERVE_CUDA_POINTWISE");
   m.pointwise_v2 = !(pointwise && std::strcmp(pointwise, "v1") == 0);
+  const char* prefill = std::getenv("EDGESERVE_CUDA_PREFILL");
+  m.prefill_tc = !(prefill && std::strcmp(prefill, "v1") == 0);
   const char* gemv = std::getenv("EDGESERVE_CUDA_GEMV");
   m.gemv = !(gemv && std::strcmp(gemv, "0") == 0);
   const char* tune = std::getenv("EDGESERVE_CUDA_GEMM_TUNE");
@@ -160,7 +162,8 @@ void model_init(Model& m, const es_model_config& config) {
   const char* buckets = std::getenv("EDGESERVE_CUDA_GRAPH_BUCKETS");
   m.graph_bucket_step = buckets && std::strcmp(buckets, "pow2") == 0 ? 0 : 16;
   const char* profile = std::getenv("EDGESERVE_CUDA_PROFILE");
-  m.profile.on = profile && std::strcmp(profile, "1") == 0;
+  m.profile.on = profile && (std::strcmp(profile, "1") == 0 || std::strcmp(profile, "all") == 0);
+  m.profile.all_steps = profile && std::strcmp(profile, "all") == 0;
   if (m.profile.on) m.graphs_enabled = false;
   int rows = m.ws.row_capacity;
   CK(cudaMallocHost(&m.host_token, rows * sizeof(int32_t)));

@@ -2,7 +2,8 @@
 // (graphs are off while profiling): an event is recorded after each phase, and after the step's
 // synchronisation the gaps between consecutive events are added to that phase's total. Only
 // pure-decode steps count, after `skip` warm-up ones; the table goes to stderr when the model is
-// destroyed. Event records cost a few microseconds of host time each, so the profiled step runs
+// destroyed. EDGESERVE_CUDA_PROFILE=all counts every step instead (prefill and mixed ones too):
+// where a whole workload's GPU time goes. Event records cost a few microseconds of host time each, so the profiled step runs
 // a little slower than an unprofiled eager one; the per-phase GPU times are what it is for.
 #pragma once
 #include <chrono>
@@ -16,7 +17,8 @@ namespace es {
 
 struct StepProfile {
   bool on = false;
-  bool active = false;  // the current step is being recorded
+  bool all_steps = false;  // every step, not only pure-decode ones
+  bool active = false;     // the current step is being recorded
   int skip = 2, steps = 0, rows = 0;
   std::vector<cudaEvent_t> events;
   std::vector<const char*> names;
@@ -26,7 +28,7 @@ struct StepProfile {
   std::chrono::steady_clock::time_point t0;
 
   void begin(cudaStream_t st, bool decode, int num_rows) {
-    active = on && decode;
+    active = on && (decode || all_steps);
     if (!active) return;
     if (skip > 0) {
       skip--;
@@ -71,11 +73,15 @@ struct StepProfile {
     if (!on || steps == 0) return;
     double total = 0;
     for (auto& [name, ms] : gpu_ms) total += ms;
-    std::fprintf(stderr, "edgeserve cuda profile: %d decode steps of %d rows (eager)\n", steps,
-                 rows);
-    std::fprintf(stderr, "%-16s %10s %7s\n", "phase", "ms/step", "share");
+    if (all_steps)
+      std::fprintf(stderr, "edgeserve cuda profile: %d steps of every kind (eager)\n", steps);
+    else
+      std::fprintf(stderr, "edgeserve cuda profile: %d decode steps of %d rows (eager)\n", steps,
+                   rows);
+    std::fprintf(stderr, "%-16s %10s %7s %10s\n", "phase", "ms/step", "share", "total s");
     for (auto& [name, ms] : gpu_ms)
-      std::fprintf(stderr, "%-16s %10.4f %6.1f%%\n", name.c_str(), ms / steps, 100 * ms / total);
+      std::fprintf(stderr, "%-16s %10.4f %6.1f%% %10.3f\n", name.c_str(), ms / steps,
+                   100 * ms / total, ms / 1000);
     std::fprintf(stderr, "%-16s %10.4f\n", "gpu total", total / steps);
     std::fprintf(stderr, "%-16s %10.4f\n", "host enqueue", host_ms / steps);
     std::fprintf(stderr, "%-16s %10.4f\n", "native step", step_ms / steps);
