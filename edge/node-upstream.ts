@@ -1,12 +1,15 @@
 /**
- * Upstream calls on Node: undici's request API over one keep-alive Agent (a connection pool per
- * backend origin), with the connect timeout enforced at the socket. Plain Node streams rather
- * than fetch's web streams: per SSE chunk they cost a fraction. The router enforces first-byte
- * and idle timeouts itself, identically on both runtimes.
+ * Upstream calls on Node: undici's dispatch API over one keep-alive Agent (a connection pool per
+ * backend origin), with the connect timeout enforced at the socket. The response body is a small
+ * async iterable fed straight from undici's callbacks (response-body.ts) rather than a Readable
+ * read through its async iterator: per SSE chunk that machinery cost more than the edge's own
+ * work on it. The router enforces first-byte and idle timeouts itself, identically on both
+ * runtimes.
  */
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher, errors } from 'undici';
 import type { RoutingConfig } from './config.ts';
-import type { FetchUpstream } from './upstream.ts';
+import { ResponseBody } from './response-body.ts';
+import type { FetchUpstream, UpstreamInit, UpstreamResponse } from './upstream.ts';
 
 export interface NodeUpstream {
   fetchUpstream: FetchUpstream;
@@ -23,33 +26,76 @@ export function createNodeUpstream(routing: RoutingConfig): NodeUpstream {
     headersTimeout: 0,
     bodyTimeout: 0,
   });
-  const fetchUpstream: FetchUpstream = async (url, init) => {
+  const fetchUpstream: FetchUpstream = (url, init) => send(agent, url, init);
+  return { fetchUpstream, close: () => agent.close() };
+}
+
+/** What the signal's abort hands undici: its reason, as undici's request API does. */
+const abortReason = (signal: AbortSignal): Error =>
+  signal.reason ?? new errors.RequestAbortedError();
+
+/**
+ * One request: resolves at the response's headers with its body still arriving, rejects if it
+ * fails before them. The signal aborts it at any point (before the headers: the promise rejects;
+ * after: the body's next read does).
+ */
+function send(agent: Agent, url: string, init: UpstreamInit): Promise<UpstreamResponse> {
+  const signal = init.signal;
+  return new Promise((resolve, reject) => {
     const { origin, pathname, search } = new URL(url);
-    const res = await agent.request({
-      origin,
-      path: pathname + search,
-      method: init.method as Dispatcher.HttpMethod,
-      headers: init.headers,
-      body: init.body,
-      signal: init.signal,
-    });
-    const headers = res.headers;
-    return {
-      status: res.statusCode,
-      headers: {
-        get(name) {
-          const value = headers[name.toLowerCase()];
-          return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+    let controller: Dispatcher.DispatchController | undefined;
+    let body: ResponseBody | undefined;
+    const onAbort = () => controller?.abort(abortReason(signal));
+    const done = () => signal.removeEventListener('abort', onAbort);
+    signal.addEventListener('abort', onAbort);
+    agent.dispatch(
+      {
+        origin,
+        path: pathname + search,
+        method: init.method as Dispatcher.HttpMethod,
+        headers: init.headers,
+        body: init.body,
+      },
+      {
+        onRequestStart(c) {
+          controller = c;
+          if (signal.aborted) c.abort(abortReason(signal));
+        },
+        onResponseStart(c, statusCode, headers) {
+          if (statusCode < 200) return; // informational: the real answer follows
+          body = new ResponseBody(c);
+          resolve(upstreamResponse(statusCode, headers, body));
+        },
+        onResponseData: (_c, chunk) => body?.push(chunk),
+        onResponseEnd() {
+          done();
+          body?.end();
+        },
+        onResponseError(_c, err) {
+          done();
+          if (body) body.fail(err);
+          else reject(err);
         },
       },
-      body: res.body,
-      text: () => res.body.text(),
-      cancel() {
-        // Destroying an unfinished undici body emits an abort error: expected here, so swallowed.
-        res.body.on('error', () => {});
-        res.body.destroy();
+    );
+  });
+}
+
+function upstreamResponse(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  body: ResponseBody,
+): UpstreamResponse {
+  return {
+    status,
+    headers: {
+      get(name) {
+        const value = headers[name.toLowerCase()];
+        return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
       },
-    };
+    },
+    body,
+    text: () => body.text(),
+    cancel: () => body.cancel(),
   };
-  return { fetchUpstream, close: () => agent.close() };
 }
