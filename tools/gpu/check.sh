@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one GPU-host script: build the addon, check correctness (decode-attention v2 against v1 and
-# float64, HF logits, concurrency, runner contract), choose the fastest configuration that passed,
+# float64, tensor-core prefill attention against the first kernel and float64, HF logits,
+# concurrency, runner contract), choose the fastest configuration that passed,
 # then benchmark it, the 8B peer comparison against transformers, and the A/B baselines. Every
 # stage is time-boxed and logs under $OUT; a failing stage never stops the next, and the whole
 # run ends by DEADLINE_S (default 560 s). Run from the repo root via the device tool with carry
@@ -23,7 +24,14 @@ stage attn-build 90 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -I
   tools/gpu/attn-check.cu backend/native/build/attention-decode.o -L"$lib" -lcublas -o /tmp/attn-check
 stage attn-check 120 /tmp/attn-check "$R/attn-check.json"
 attn_ok=$?
-grep -E "^(check|time|attn-check)" "$OUT/check.log" | tail -25
+stage prefill-build 60 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ibackend/native/src \
+  tools/gpu/prefill-check.cu backend/native/build/attention-prefill.o -o /tmp/prefill-check
+# A tensor-core prefill kernel that fails its check is not used for anything below.
+if ! stage prefill-check 90 /tmp/prefill-check "$R/prefill-check.json"; then
+  export EDGESERVE_CUDA_PREFILL=v1
+  echo "prefill v1 (prefill-check failed)" >>"$OUT/summary.txt"
+fi
+grep -E "^(check|time|attn-check|prefill-check)" "$OUT/check.log" | tail -37
 
 # --- correctness of the configuration we are about to benchmark, with fallbacks -------------
 stage fixtures 60 node .bundle/gen-fixtures.mjs $fx
@@ -82,9 +90,9 @@ if ((hf_deadline > 60)); then
     --workload $wl --count "$HF_COUNT" --deadline-s "$hf_deadline" --result-file "$R/hf-peer-8b.json"
 fi
 
-# --- A/B in the same call: v2 without graphs, and the first kernel (the "before") -----------
+# --- A/B in the same call: v2 without graphs, and the first kernels (the "before") ----------
 if [[ $config != v1 ]]; then
-  stage bench-v1 60 env EDGESERVE_CUDA_DECODE_ATTENTION=v1 EDGESERVE_CUDA_GRAPHS=0 node .bundle/bench.mjs "$R/bench-v1.json" "$R/roofline.json" decodeStep throughput decode8b
+  stage bench-v1 60 env EDGESERVE_CUDA_DECODE_ATTENTION=v1 EDGESERVE_CUDA_GRAPHS=0 EDGESERVE_CUDA_PREFILL=v1 node .bundle/bench.mjs "$R/bench-v1.json" "$R/roofline.json" decodeStep throughput decode8b
 fi
 if [[ $config == v2-graphs ]]; then
   stage bench-v2-eager 60 env EDGESERVE_CUDA_GRAPHS=0 node .bundle/bench.mjs "$R/bench-v2-eager.json" "$R/roofline.json" decodeStep decode8b throughput
@@ -96,4 +104,4 @@ stage profile-0.6b 40 env EDGESERVE_CUDA_PROFILE=1 sh -c "node .bundle/profile-s
 
 log "summary"; cat "$OUT/summary.txt"
 cp "$OUT/env.txt" "$R/env.txt"; tar -czf "$OUT/results.tgz" -C "$(dirname "$R")" "$(basename "$R")"
-grep -hE '^(decodeStep|decode8b|throughput|random8b|check|time|attn-check|verdict)|passed|FAILED|Error|"outputTokensPerSecond"' "$OUT/check.log" | cut -c1-330 | tail -45
+grep -hE '^(decodeStep|decode8b|throughput|random8b|check|time|attn-check|prefill-check|verdict)|passed|FAILED|Error|"outputTokensPerSecond"' "$OUT/check.log" | cut -c1-330 | tail -45

@@ -54,6 +54,6 @@ for (const [name, options] of models) {
   const dir = join(root, name);
   writeFixtureModel(dir, options);
   const spec = await loadModelSpec(dir);
-  writeFileSync(join(dir, 'tokens.json'), JSON.stringify(randomPrompt(96, spec.vocabSize, 5)));
+  writeFileSync(join(dir, 'tokens.json'), JSON.stringify(randomPrompt(320, spec.vocabSize, 5)));
   console.log(`wrote ${dir}`);
 }

@@ -3,9 +3,11 @@
  * GPU), two ways per model: one-shot prefill then decode steps, and uneven prefill chunks.
  * The tolerance is HF's own bf16 noise: our |logits − HF fp32| may be at most twice HF bf16's
  * |logits − HF fp32| (plus 0.02); top-1 must agree with fp32 wherever fp32's lead exceeds that
- * tolerance, and overall on at least 99% of positions (or, if lower, on as many as HF bf16 itself
- * agrees with HF fp32, less two points). Also checks greedy generations under concurrency
- * (LLMEngine) against the same requests run alone. Usage: node hf-compare.mjs OUT.json DIR [DIR ...]
+ * tolerance, and overall on at least 99% of positions, or else miss fp32's top-1 no more often
+ * than HF bf16 itself does, give or take two standard deviations of the difference (random
+ * weights leave many near-ties, where either bf16 run may pick the runner-up). Also checks greedy
+ * generations under concurrency (LLMEngine) against the same requests run alone.
+ * Usage: node hf-compare.mjs OUT.json DIR [DIR ...]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,7 +108,7 @@ async function compareModel(dir: string) {
   }
   const results = [
     ...(await teacherForced(runner, tokens, decode, 0)),
-    ...(await teacherForced(runner, tokens, uneven, 16)),
+    ...(await teacherForced(runner, tokens, uneven, Math.ceil(n / blockSize))),
   ];
   await runner.close();
   let agree = 0;
@@ -139,6 +141,8 @@ async function compareModel(dir: string) {
   }
   const top1 = agreeFp32 / results.length;
   const hfTop1 = hfAgree / results.length;
+  const misses = results.length - agreeFp32;
+  const hfMisses = results.length - hfAgree;
   return {
     model: dir.split('/').pop(),
     positions: results.length,
@@ -154,10 +158,10 @@ async function compareModel(dir: string) {
     pass:
       worst <= tolerance &&
       decisiveAgree === decisive &&
-      // Both bf16 runs are judged against the same fp32 reference: ours must agree with it as
-      // often as transformers' own bf16 does, less two percentage points (random weights leave
-      // many near-ties, where either bf16 run may pick the runner-up).
-      top1 >= Math.min(0.99, hfTop1 - 0.02),
+      // Both bf16 runs are judged against the same fp32 reference. Their misses are near-ties
+      // that either run may break the other way, so the counts are compared as two Poisson
+      // draws: ours may exceed transformers' by two standard deviations of the difference.
+      (top1 >= 0.99 || misses <= hfMisses + 2 * Math.sqrt(misses + hfMisses) + 1),
   };
 }
 

@@ -22,5 +22,5 @@ with torch.device("cuda"):
     model = LlamaForCausalLM(config).to(torch.bfloat16)
 model.save_pretrained(out, safe_serialization=True)
 g = torch.Generator().manual_seed(1)
-json.dump(torch.randint(0, 128256, (96,), generator=g).tolist(), open(f"{out}/tokens.json", "w"))
+json.dump(torch.randint(0, 128256, (320,), generator=g).tolist(), open(f"{out}/tokens.json", "w"))
 print(f"wrote {out} ({layers} layers)")
