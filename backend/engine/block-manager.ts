@@ -29,7 +29,7 @@ export interface BlockManagerConfig {
 
 export const DEFAULT_BLOCK_SIZE = 16;
 
-export function hashBlock(parentHash: string, tokenIds: readonly number[]): string {
+export function hashBlock(parentHash: string, tokenIds: ArrayLike<number>): string {
   return createHash('sha256')
     .update(parentHash)
     .update(new Uint8Array(Int32Array.from(tokenIds).buffer))

@@ -3,11 +3,10 @@
  * receives: typed arrays only, nothing that points back into engine state.
  */
 import type { ScheduledSequence } from '../runner/runner.ts';
-import { toSamplingSpec } from './sampling-params.ts';
 import type { Sequence } from './sequence.ts';
 
 export function slotMappingFor(
-  blockTable: readonly number[],
+  blockTable: ArrayLike<number>,
   blockSize: number,
   start: number,
   numTokens: number,
@@ -59,12 +58,12 @@ export function buildScheduledSequence(
   const sample = start + numTokens === seq.numTokens;
   return {
     seqId: seq.seqId,
-    tokenIds: Int32Array.from(seq.tokenRange(start, start + numTokens)),
+    tokenIds: seq.tokenRange(start, start + numTokens),
     startPosition: start,
     slotMapping: slotMappingFor(seq.blockTable, blockSize, start, numTokens),
-    blockTable: Int32Array.from(seq.blockTable),
+    blockTable: seq.blockTableArray,
     sample,
-    sampling: toSamplingSpec(seq.params),
+    sampling: seq.runnerSampling,
     promptTokenIds: seq.promptTokenArray,
     outputTokenIds: seq.outputTokenArray,
     bannedTokenIds: sample ? bannedTokenIdsFor(seq, eosTokenIds) : null,

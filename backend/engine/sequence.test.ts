@@ -18,7 +18,7 @@ describe('Sequence', () => {
     const s = make(0, 0, 0);
     s.outputTokenIds.push(20, 21);
     expect([s.numTokens, s.tokenAt(2), s.tokenAt(3)]).toEqual([5, 12, 20]);
-    expect(s.tokenRange(1, 5)).toEqual([11, 12, 20, 21]);
+    expect(s.tokenRange(1, 5)).toEqual(Int32Array.from([11, 12, 20, 21]));
   });
 
   it('keeps earlier output views unchanged as the output grows', () => {
@@ -28,6 +28,21 @@ describe('Sequence', () => {
     for (let t = 3; t <= 40; t++) s.outputTokenIds.push(t);
     expect(Array.from(early)).toEqual([1, 2]);
     expect(Array.from(s.outputTokenArray)).toEqual(s.outputTokenIds);
+  });
+
+  it('keeps earlier block-table views unchanged as the table grows, is freed and refilled', () => {
+    const s = make(0, 0, 0);
+    s.blockTable.push(7, 8);
+    const early = s.blockTableArray;
+    for (let b = 9; b < 40; b++) s.blockTable.push(b);
+    const full = s.blockTableArray;
+    expect(Array.from(full)).toEqual(s.blockTable);
+    s.blockTable = []; // what BlockManager.free does
+    expect(s.blockTableArray.length).toBe(0);
+    s.blockTable.push(100, 101, 102);
+    expect(Array.from(s.blockTableArray)).toEqual([100, 101, 102]);
+    expect(Array.from(early)).toEqual([7, 8]);
+    expect(Array.from(full)).toEqual(Array.from({ length: 33 }, (_, i) => 7 + i));
   });
 
   it('orders by priority, then arrival, then id; the explicit priority wins over params', () => {

@@ -3,8 +3,8 @@
  * table) and how far the KV is computed. Plain data plus a few derived views; the scheduler and
  * the block manager move it between states.
  */
-import type { PromptLogprob } from '../runner/runner.ts';
-import type { SamplingParams } from './sampling-params.ts';
+import type { PromptLogprob, SamplingSpec } from '../runner/runner.ts';
+import { type SamplingParams, toSamplingSpec } from './sampling-params.ts';
 
 export type SequenceStatus = 'waiting' | 'running' | 'preempted' | 'finished';
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -57,6 +57,11 @@ export class Sequence {
   private promptArray: Int32Array | null = null;
   private outputBuffer = new Int32Array(16);
   private numBufferedOutputs = 0;
+  private samplingSpec: SamplingSpec | null = null;
+  // blockTableArray's buffer, and the blockTable array it mirrors (freeing replaces that array).
+  private tableBuffer = new Int32Array(0);
+  private tableSource: number[] | null = null;
+  private numBufferedBlocks = 0;
 
   constructor(init: SequenceInit) {
     this.requestId = init.requestId;
@@ -119,10 +124,37 @@ export class Sequence {
     return this.outputBuffer.subarray(0, n);
   }
 
+  /**
+   * The block table as a typed array, without a copy per step. A table only grows until the
+   * sequence's blocks are freed, which replaces `blockTable` with a new array; the view then
+   * comes from a new buffer, so entries a view shows never change afterwards.
+   */
+  get blockTableArray(): Int32Array {
+    const table = this.blockTable;
+    const n = table.length;
+    if (table !== this.tableSource || n > this.tableBuffer.length) {
+      const keep = table === this.tableSource ? this.numBufferedBlocks : 0;
+      const grown = new Int32Array(Math.max(n, 2 * this.tableBuffer.length, 8));
+      grown.set(this.tableBuffer.subarray(0, keep));
+      this.tableBuffer = grown;
+      this.tableSource = table;
+      this.numBufferedBlocks = keep;
+    }
+    for (let i = this.numBufferedBlocks; i < n; i++) this.tableBuffer[i] = table[i]!;
+    this.numBufferedBlocks = n;
+    return this.tableBuffer.subarray(0, n);
+  }
+
+  /** The sampling parameters as the runner takes them (built once; they never change). */
+  get runnerSampling(): SamplingSpec {
+    this.samplingSpec ??= toSamplingSpec(this.params);
+    return this.samplingSpec;
+  }
+
   /** Token ids of positions [start, end). */
-  tokenRange(start: number, end: number): number[] {
-    const out: number[] = [];
-    for (let p = start; p < end; p++) out.push(this.tokenAt(p));
+  tokenRange(start: number, end: number): Int32Array {
+    const out = new Int32Array(end - start);
+    for (let p = start; p < end; p++) out[p - start] = this.tokenAt(p);
     return out;
   }
 

@@ -41,9 +41,13 @@ const runner: Runner = {
 const engine = makeEngine(runner, limits);
 const requests = nanoVllmRequests();
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 const outs = await runAll(engine, requests, 'b');
 const ms = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+const cpuMs = (cpu.user + cpu.system) / 1000;
 await engine.close();
+// CPU time (user + system, every thread incl. GC) reads better than wall time on a busy box.
 console.log(
-  `steps ${steps} total ${ms.toFixed(0)} ms → ${(ms / steps).toFixed(3)} ms/step host (pack ${(packMs / steps).toFixed(3)}), tokens ${outs.reduce((n, o) => n + o.length, 0)}`,
+  `steps ${steps} total ${ms.toFixed(0)} ms → ${(ms / steps).toFixed(3)} ms/step host (pack ${(packMs / steps).toFixed(3)}; CPU ${(cpuMs / steps).toFixed(3)} ms/step), tokens ${outs.reduce((n, o) => n + o.length, 0)}`,
 );
