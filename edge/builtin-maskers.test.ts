@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../shared/config.ts';
-import { builtinMaskers } from './builtin-maskers.ts';
+import { builtinMaskers, OPEN_LOCAL, openLocalStart } from './builtin-maskers.ts';
 import { ipAddressLength, isIPv6 } from './ip-address.ts';
 import { luhnCheckDigit, luhnValid } from './luhn.ts';
 import { maskText } from './mask.ts';
@@ -8,6 +9,37 @@ import { maskText } from './mask.ts';
 const mask = (text: string, kinds?: string[]) => maskText(text, builtinMaskers(kinds)).text;
 
 describe('spelled-out email', () => {
+  it('finds the open local part at the end where the OPEN_LOCAL regex does, for any text and tail', () => {
+    const piece = fc.constantFrom(
+      'a',
+      'A',
+      't',
+      'T',
+      'x',
+      '1',
+      '.',
+      '-',
+      ' ',
+      '[',
+      '(',
+      '{',
+      '<',
+      ']',
+      '@',
+    );
+    const text = fc
+      .tuple(fc.nat(90), fc.array(piece, { maxLength: 24 }), fc.array(piece, { maxLength: 8 }))
+      .map(([run, a, b]) => `${a.join('')}${'b'.repeat(run)}${b.join('')}`);
+    fc.assert(
+      fc.property(text, fc.nat(120), (t, from) => {
+        const tail = Math.min(from, t.length);
+        const match = OPEN_LOCAL.exec(t.slice(tail));
+        expect(openLocalStart(t, tail)).toBe(match ? tail + match.index : t.length);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it.each([
     ['mail john [at] example [dot] com now', 'mail [REDACTED:email] now'],
     ['write to j.doe(at)mail.example.org.', 'write to [REDACTED:email].'],

@@ -70,10 +70,16 @@ const SPELLED_AT_TOKEN = new RegExp(`${OPEN} ?[Aa][Tt] ?${CLOSE}`, 'g');
 const OPEN_DOMAIN = new RegExp(
   `^ ?(?:${LABEL}${SPELLED_DOT})*(?:${LABEL}(?: ?(?:${OPEN} ?(?:[Dd](?:[Oo](?:[Tt] ?)?)?)?)?)?)?$`,
 );
-/** A trailing local part, perhaps with the start of an [at] after it. */
-const OPEN_LOCAL = new RegExp(
+/**
+ * A trailing local part, perhaps with the start of an [at] after it: what `openLocalStart` finds
+ * without running a regex (this one, anchored at the end, retried every start of a long run).
+ */
+export const OPEN_LOCAL = new RegExp(
   `[A-Za-z0-9._%+\\-]{1,${LOCAL_MAX}}(?: ?(?:${OPEN} ?(?:[Aa](?:[Tt] ?)?)?)?)?$`,
 );
+const AT_OPEN = asciiClass(new RegExp(OPEN));
+/** What may follow the opening bracket of an [at] still being written. */
+const AFTER_AT_OPEN = /^ ?(?:[Aa](?:[Tt] ?)?)?$/;
 const LOCAL_CHAR = asciiClass(/[A-Za-z0-9._%+-]/);
 
 function spelledEmailMasker(): Masker {
@@ -100,13 +106,39 @@ function spelledEmailMasker(): Masker {
         return Math.max(floor, localStart(text, at));
       // Else only a local part at the very end, perhaps with the start of an [at] after it.
       const tail = Math.max(floor, text.length - LOCAL_MAX - SPELLED_TOKEN_MAX);
-      const open = OPEN_LOCAL.exec(text.slice(tail));
-      if (!open) return text.length;
-      let start = tail + open.index;
-      while (start < text.length && !inClass(EMAIL_START, text, start)) start++;
-      return start;
+      return openLocalStart(text, tail);
     },
   };
+}
+
+/**
+ * Where the first match of OPEN_LOCAL in `text.slice(tail)` begins (an index into `text`), or
+ * `text.length` when there is none: the earliest start of a run of up to LOCAL_MAX local-part
+ * characters that ends where the text ends, or where an ending that can begin an [at] begins (a
+ * space, a bracket and the letters of "at" as far as they have come; a space is no local-part
+ * character, nor a bracket, so each ending leaves one place for the run to end).
+ */
+export function openLocalStart(text: string, tail: number): number {
+  const n = text.length;
+  let best = localRunEndingAt(text, tail, n);
+  if (text.charCodeAt(n - 1) === 32) best = Math.min(best, localRunEndingAt(text, tail, n - 1));
+  // The last bracket among the final five characters, with at most " at " after it.
+  for (let q = n - 1; q >= Math.max(tail, n - 5); q--) {
+    if (!inClass(AT_OPEN, text, q)) continue;
+    if (AFTER_AT_OPEN.test(text.slice(q + 1))) {
+      const end = q > 0 && text.charCodeAt(q - 1) === 32 ? q - 1 : q;
+      best = Math.min(best, localRunEndingAt(text, tail, end));
+    }
+    break;
+  }
+  return best;
+}
+
+/** Start of the local-part run (at most LOCAL_MAX, none before `tail`) ending at `end`, or the
+ * text's length when no such run ends there. */
+function localRunEndingAt(text: string, tail: number, end: number): number {
+  if (end <= tail || !inClass(LOCAL_CHAR, text, end - 1)) return text.length;
+  return trailingRunHold(text, LOCAL_CHAR, LOCAL_CHAR, LOCAL_MAX, tail, end);
 }
 
 /** The start of the local part before the [at] token at `at` (one space may come between). */
