@@ -200,7 +200,8 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   __syncthreads();
-  const bool direct = gridDim.z == 1;
+  // An item whose context fits one partition is finished here; the combine skips it.
+  const bool direct = ctx <= partition;
   for (int e = threadIdx.x; e < group * HD; e += kThreads) {
     int g = e / HD, d = e % HD;
     float mx = -INFINITY;
@@ -229,7 +230,8 @@ __global__ void __launch_bounds__(kThreads)
 
 // Merges the splits of each (item, head). The split count per item comes from its own context
 // length (read on the device), so a captured graph with a fixed partition stays right; an item
-// with no keys (a padded graph slot) gets zeros.
+// within one partition was written by the decode kernel, and an item with no keys (a padded
+// graph slot) gets zeros.
 __global__ void combine_kernel(es::AttentionArgs a, const int32_t* __restrict__ item_token,
                                const int32_t* __restrict__ item_seq, int partition,
                                int max_splits, const float* __restrict__ partial_out,
@@ -238,6 +240,7 @@ __global__ void combine_kernel(es::AttentionArgs a, const int32_t* __restrict__ 
   int hd = a.head_dim;
   int ctx = a.context_lens[item_seq[item]];
   int splits = min(max_splits, (ctx + partition - 1) / partition);
+  if (splits == 1) return;
   size_t base = ((size_t)item * a.num_heads + h) * max_splits;
   float m = -INFINITY;
   for (int s = 0; s < splits; s++) m = fmaxf(m, partial_ml[(base + s) * 2]);

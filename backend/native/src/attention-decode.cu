@@ -267,17 +267,22 @@ void launch_decode_attention(const AttentionArgs& a, const int32_t* item_token,
 }
 
 DecodeSplit plan_decode_split(const AttentionArgs& a, int num_items, int max_context,
-                              size_t partial_capacity, int num_sms) {
+                              size_t partial_capacity, int num_sms, int max_partition) {
   // Split while the grid holds fewer than ~4 blocks per SM and each split keeps >= 64 keys: a
   // small batch is latency-bound, and a split walks its keys serially.
   int blocks = num_items * a.num_kv_heads;
   int splits = 1;
   while (splits < 64 && blocks * splits < 4 * num_sms && max_context > splits * 64) splits *= 2;
-  while (splits > 1 && (size_t)num_items * a.num_heads * splits * a.head_dim > partial_capacity)
-    splits /= 2;
   int partition = (max_context + splits - 1) / splits;
+  // A full grid of uneven contexts: a cap on the keys one block walks, so the longest contexts
+  // do not leave the last wave to a few blocks (items within one partition skip the combine).
+  if (max_partition > 0 && partition > max_partition) partition = max_partition;
   partition = (partition + 63) / 64 * 64;
   splits = (max_context + partition - 1) / partition;
+  while (splits > 1 && (size_t)num_items * a.num_heads * splits * a.head_dim > partial_capacity) {
+    partition *= 2;
+    splits = (max_context + partition - 1) / partition;
+  }
   return {splits < 1 ? 1 : splits, partition < 64 ? 64 : partition};
 }
 

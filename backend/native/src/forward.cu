@@ -137,7 +137,7 @@ void run_layers(Model& m, const Plan& p, int num_tokens) {
                     p.block_tables, p.max_blocks_per_seq, c.block_size, c.num_heads, c.num_kv_heads, c.head_dim,
                     1.f / std::sqrt((float)c.head_dim), w.attn, p.table_stride};
   DecodeSplit split = plan_decode_split(att, p.num_items, p.max_context, w.partial_capacity,
-                                        m.num_sms);
+                                        m.num_sms, m.decode_max_partition);
   for (int l = 0; l < c.num_layers; l++) {
     const LayerWeights& lw = m.layers[l];
     launch_add_rmsnorm(w.residual, l == 0 ? nullptr : w.tmp, lw.input_norm, w.normed, num_tokens,

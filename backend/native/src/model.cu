@@ -155,6 +155,8 @@ void model_init(Model& m, const es_model_config& config) {
   m.pointwise_v2 = !(pointwise && std::strcmp(pointwise, "v1") == 0);
   const char* prefill = std::getenv("EDGESERVE_CUDA_PREFILL");
   m.prefill_tc = !(prefill && std::strcmp(prefill, "v1") == 0);
+  const char* partition = std::getenv("EDGESERVE_CUDA_DECODE_PARTITION");
+  if (partition) m.decode_max_partition = std::max(0, std::atoi(partition));
   const char* gemv = std::getenv("EDGESERVE_CUDA_GEMV");
   m.gemv = !(gemv && std::strcmp(gemv, "0") == 0);
   const char* tune = std::getenv("EDGESERVE_CUDA_GEMM_TUNE");

@@ -94,6 +94,8 @@ struct Model {
   bool sampling_fast = true;
   bool pointwise_v2 = true;  // qkv_post, add + RMSNorm, silu × up (EDGESERVE_CUDA_POINTWISE=v1)
   bool prefill_tc = true;    // tensor-core prefill attention (EDGESERVE_CUDA_PREFILL=v1: CUDA cores)
+  // Keys one decode-attention split walks at most (EDGESERVE_CUDA_DECODE_PARTITION; 0: no cap).
+  int decode_max_partition = 512;
   bool gemv = true;  // projections of <= kGemvMaxTokens tokens by gemv.cu (EDGESERVE_CUDA_GEMV=0)
   int gemm_tune = 1;  // per-bucket GEMM choice (EDGESERVE_CUDA_GEMM_TUNE: 0 off, log: print it)
   int graph_bucket_step = 16;  // 0: powers of two all the way
