@@ -13,14 +13,13 @@
 #include <random>
 #include <string>
 #include <vector>
+#include "attn-reference.cuh"
 #include "common.cuh"
 #include "kernels.h"
 
 namespace {
 
-struct Shape {
-  int nh, nkv, hd, bs;
-};
+using check::Shape;
 
 struct Case {
   Shape s;
@@ -32,15 +31,7 @@ struct Case {
 };
 
 std::mt19937 rng(12345);
-
-// Uniform with unit variance from a xorshift stream (fast enough for a few hundred MB of K/V).
-float randn() {
-  static uint64_t x = 0x9e3779b97f4a7c15ull;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return ((x >> 40) * (1.f / 16777216.f) - 0.5f) * 3.4641f;
-}
+check::Noise noise{0x9e3779b97f4a7c15ull};
 
 Case make_case(Shape s, int items, int max_ctx, bool fixed_ctx) {
   Case c{s, items, 0};
@@ -63,59 +54,26 @@ Case make_case(Shape s, int items, int max_ctx, bool fixed_ctx) {
   std::vector<int> by_seq(items);
   for (int i = 0; i < items; i++) by_seq[c.item_seq[i]] = c.ctx[i];
   c.ctx = by_seq;
-  size_t row = (size_t)(s.nh + 2 * s.nkv) * s.hd;
-  c.qkv.resize(items * row);
-  for (auto& x : c.qkv) x = __float2bfloat16(randn());
-  size_t kv = (size_t)c.num_blocks * s.bs * s.nkv * s.hd;
-  c.k.resize(kv);
-  c.v.resize(kv);
-  for (auto& x : c.k) x = __float2bfloat16(randn());
-  for (auto& x : c.v) x = __float2bfloat16(randn());
+  check::fill_qkv_and_cache(s, items, c.num_blocks, c.qkv, c.k, c.v, noise);
   return c;
 }
 
 // out[item][h][d] in float64, only for the items' real keys.
 std::vector<double> reference(const Case& c) {
   const Shape& s = c.s;
-  int group = s.nh / s.nkv;
   size_t row = (size_t)(s.nh + 2 * s.nkv) * s.hd;
   std::vector<double> out((size_t)c.items * s.nh * s.hd, 0.0);
-  double scale = 1.0 / std::sqrt((double)s.hd);
   for (int i = 0; i < c.items; i++) {
-    int seq = c.item_seq[i], ctx = c.ctx[seq], tok = c.item_token[i];
-    for (int h = 0; h < s.nh; h++) {
-      int kh = h / group;
-      std::vector<double> sc(ctx);
-      double mx = -1e300;
-      for (int j = 0; j < ctx; j++) {
-        size_t slot = (size_t)c.table[seq * c.max_blocks + j / s.bs] * s.bs + j % s.bs;
-        const bf16* kr = &c.k[(slot * s.nkv + kh) * s.hd];
-        double d = 0;
-        for (int x = 0; x < s.hd; x++)
-          d += (double)__bfloat162float(c.qkv[tok * row + h * s.hd + x]) * __bfloat162float(kr[x]);
-        sc[j] = d * scale;
-        mx = std::max(mx, sc[j]);
-      }
-      double sum = 0;
-      for (double& x : sc) sum += (x = std::exp(x - mx));
-      for (int j = 0; j < ctx; j++) {
-        size_t slot = (size_t)c.table[seq * c.max_blocks + j / s.bs] * s.bs + j % s.bs;
-        const bf16* vr = &c.v[(slot * s.nkv + kh) * s.hd];
-        for (int x = 0; x < s.hd; x++)
-          out[((size_t)i * s.nh + h) * s.hd + x] += sc[j] / sum * __bfloat162float(vr[x]);
-      }
-    }
+    int seq = c.item_seq[i], tok = c.item_token[i];
+    for (int h = 0; h < s.nh; h++)
+      check::attend(&c.qkv[tok * row + h * s.hd], c.k, c.v, &c.table[seq * c.max_blocks], s.bs,
+                    s.nkv, h / (s.nh / s.nkv), s.hd, c.ctx[seq],
+                    &out[((size_t)i * s.nh + h) * s.hd]);
   }
   return out;
 }
 
-template <typename T>
-T* upload(const std::vector<T>& v) {
-  T* d;
-  CK(cudaMalloc(&d, std::max<size_t>(1, v.size()) * sizeof(T)));
-  CK(cudaMemcpy(d, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
-  return d;
-}
+using check::upload;
 
 struct Device {
   es::AttentionArgs a{};
@@ -161,15 +119,9 @@ struct Device {
     CK(cudaGetLastError());
   }
   std::vector<float> result(const Case& c) {
-    std::vector<bf16> h((size_t)c.items * c.s.nh * c.s.hd);
-    CK(cudaMemcpy(h.data(), a.out, h.size() * sizeof(bf16), cudaMemcpyDeviceToHost));
-    std::vector<float> f(h.size());
-    for (size_t i = 0; i < h.size(); i++) f[i] = __bfloat162float(h[i]);
-    return f;
+    return check::download(a.out, (size_t)c.items * c.s.nh * c.s.hd);
   }
-  void poison(const Case& c) {
-    CK(cudaMemset(a.out, 0xff, (size_t)c.items * c.s.nh * c.s.hd * sizeof(bf16)));  // NaN
-  }
+  void poison(const Case& c) { check::poison(a.out, (size_t)c.items * c.s.nh * c.s.hd); }
 };
 
 // out rows are [token][h][d]; the reference is [item][h][d].
@@ -186,35 +138,14 @@ double rel_err(const Case& c, const std::vector<float>& got, const std::vector<d
   return std::sqrt(num / den);
 }
 
-float time_ms(Device& d, const Case& c, int which) {
-  cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0));
-  CK(cudaEventCreate(&e1));
-  for (int i = 0; i < 3; i++) d.run(c, which);
-  std::vector<float> t;
-  for (int i = 0; i < 20; i++) {
-    CK(cudaEventRecord(e0));
-    d.run(c, which);
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
-    float ms;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
-    t.push_back(ms);
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   FILE* out = fopen(argc > 1 ? argv[1] : "/dev/stdout", "w");
   fprintf(out, "{\"checks\": [\n");
   bool all_ok = true;
-  const Shape shapes[] = {{16, 8, 128, 16}, {32, 8, 128, 16}, {4, 4, 64, 4}, {14, 2, 64, 16},
-                          {8, 1, 128, 16}, {12, 4, 32, 8}, {4, 2, 16, 4}, {6, 2, 128, 16}};
   bool first = true;
-  for (const Shape& s : shapes) {
+  for (const Shape& s : check::kShapes) {
     for (int items : {1, 37}) {
       Case c = make_case(s, items, items == 1 ? 1500 : 1200, false);
       std::vector<double> ref = reference(c);
@@ -267,7 +198,7 @@ int main(int argc, char** argv) {
     for (int x : c.ctx) keys += x;
     double bytes = 2.0 * keys * t.s.nkv * t.s.hd * sizeof(bf16);
     float ms[4];
-    for (int which = 1; which <= 3; which++) ms[which] = time_ms(d, c, which);
+    for (int which = 1; which <= 3; which++) ms[which] = check::median_ms([&] { d.run(c, which); });
     fprintf(out,
             "%s  {\"name\": \"%s\", \"kvBytes\": %.0f, \"v1Ms\": %.4f, \"v2Ms\": %.4f, "
             "\"v2GraphPlanMs\": %.4f, \"v1TBs\": %.3f, \"v2TBs\": %.3f",
@@ -279,7 +210,7 @@ int main(int argc, char** argv) {
     if (t.ragged)
       for (int cap_keys : {256, 512, 1024}) {
         d.cap_keys = cap_keys;
-        float capped = time_ms(d, c, 4);
+        float capped = check::median_ms([&] { d.run(c, 4); });
         fprintf(out, ", \"v2GraphPlanCap%dMs\": %.4f", cap_keys, capped);
         printf("time %-26s v2 graph plan, splits capped at %4d keys: %.3f ms (%.2f TB/s)\n", t.name,
                cap_keys, capped, bytes / capped / 1e9);

@@ -11,14 +11,13 @@
 #include <numeric>
 #include <random>
 #include <vector>
+#include "attn-reference.cuh"
 #include "common.cuh"
 #include "kernels.h"
 
 namespace {
 
-struct Shape {
-  int nh, nkv, hd, bs;
-};
+using check::Shape;
 
 // Sequence i has prefix[i] cached tokens and qlen[i] new ones (its query tokens, contiguous).
 struct Case {
@@ -30,14 +29,7 @@ struct Case {
 };
 
 std::mt19937 rng(2024);
-
-float randn() {
-  static uint64_t x = 0x2545f4914f6cdd1dull;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return ((x >> 40) * (1.f / 16777216.f) - 0.5f) * 3.4641f;
-}
+check::Noise noise{0x2545f4914f6cdd1dull};
 
 Case make_case(Shape s, std::vector<int> prefix, std::vector<int> qlen) {
   Case c{s, prefix, qlen};
@@ -60,61 +52,25 @@ Case make_case(Shape s, std::vector<int> prefix, std::vector<int> qlen) {
   c.table.resize(c.num_blocks);
   std::iota(c.table.begin(), c.table.end(), 0);
   std::shuffle(c.table.begin(), c.table.end(), rng);  // row i = seq i's pages
-  size_t row = (size_t)(s.nh + 2 * s.nkv) * s.hd;
-  c.qkv.resize(c.num_tokens * row);
-  for (auto& x : c.qkv) x = __float2bfloat16(randn());
-  size_t kv = (size_t)c.num_blocks * s.bs * s.nkv * s.hd;
-  c.k.resize(kv);
-  c.v.resize(kv);
-  for (auto& x : c.k) x = __float2bfloat16(randn());
-  for (auto& x : c.v) x = __float2bfloat16(randn());
+  check::fill_qkv_and_cache(s, c.num_tokens, c.num_blocks, c.qkv, c.k, c.v, noise);
   return c;
 }
 
 // out[token][h][d] in float64: each query token attends to its sequence's keys [0, position].
 std::vector<double> reference(const Case& c) {
   const Shape& s = c.s;
-  int group = s.nh / s.nkv;
   size_t row = (size_t)(s.nh + 2 * s.nkv) * s.hd;
   std::vector<double> out((size_t)c.num_tokens * s.nh * s.hd, 0.0);
-  double scale = 1.0 / std::sqrt((double)s.hd);
   for (int seq = 0; seq < c.num_seqs; seq++)
-    for (int tok = c.query_start[seq]; tok < c.query_start[seq + 1]; tok++) {
-      int n = c.positions[tok] + 1;
-      for (int h = 0; h < s.nh; h++) {
-        int kh = h / group;
-        std::vector<double> sc(n);
-        double mx = -1e300;
-        for (int j = 0; j < n; j++) {
-          size_t slot = (size_t)c.table[seq * c.max_blocks + j / s.bs] * s.bs + j % s.bs;
-          const bf16* kr = &c.k[(slot * s.nkv + kh) * s.hd];
-          double d = 0;
-          for (int x = 0; x < s.hd; x++)
-            d += (double)__bfloat162float(c.qkv[tok * row + h * s.hd + x]) *
-                 __bfloat162float(kr[x]);
-          sc[j] = d * scale;
-          mx = std::max(mx, sc[j]);
-        }
-        double sum = 0;
-        for (double& x : sc) sum += (x = std::exp(x - mx));
-        for (int j = 0; j < n; j++) {
-          size_t slot = (size_t)c.table[seq * c.max_blocks + j / s.bs] * s.bs + j % s.bs;
-          const bf16* vr = &c.v[(slot * s.nkv + kh) * s.hd];
-          for (int x = 0; x < s.hd; x++)
-            out[((size_t)tok * s.nh + h) * s.hd + x] += sc[j] / sum * __bfloat162float(vr[x]);
-        }
-      }
-    }
+    for (int tok = c.query_start[seq]; tok < c.query_start[seq + 1]; tok++)
+      for (int h = 0; h < s.nh; h++)
+        check::attend(&c.qkv[tok * row + h * s.hd], c.k, c.v, &c.table[seq * c.max_blocks], s.bs,
+                      s.nkv, h / (s.nh / s.nkv), s.hd, c.positions[tok] + 1,
+                      &out[((size_t)tok * s.nh + h) * s.hd]);
   return out;
 }
 
-template <typename T>
-T* upload(const std::vector<T>& v) {
-  T* d;
-  CK(cudaMalloc(&d, std::max<size_t>(1, v.size()) * sizeof(T)));
-  CK(cudaMemcpy(d, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
-  return d;
-}
+using check::upload;
 
 struct Device {
   es::AttentionArgs a{};
@@ -142,15 +98,9 @@ struct Device {
     CK(cudaGetLastError());
   }
   std::vector<float> result(const Case& c) {
-    std::vector<bf16> h((size_t)c.num_tokens * c.s.nh * c.s.hd);
-    CK(cudaMemcpy(h.data(), a.out, h.size() * sizeof(bf16), cudaMemcpyDeviceToHost));
-    std::vector<float> f(h.size());
-    for (size_t i = 0; i < h.size(); i++) f[i] = __bfloat162float(h[i]);
-    return f;
+    return check::download(a.out, (size_t)c.num_tokens * c.s.nh * c.s.hd);
   }
-  void poison(const Case& c) {
-    CK(cudaMemset(a.out, 0xff, (size_t)c.num_tokens * c.s.nh * c.s.hd * sizeof(bf16)));  // NaN
-  }
+  void poison(const Case& c) { check::poison(a.out, (size_t)c.num_tokens * c.s.nh * c.s.hd); }
 };
 
 // Relative L2 error, and the largest absolute error of one element.
@@ -169,35 +119,14 @@ Err error(const std::vector<float>& got, const std::vector<double>& ref) {
   return {std::sqrt(num / den), mx};
 }
 
-float time_ms(Device& d, bool v1) {
-  cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0));
-  CK(cudaEventCreate(&e1));
-  for (int i = 0; i < 3; i++) d.run(v1);
-  std::vector<float> t;
-  for (int i = 0; i < 20; i++) {
-    CK(cudaEventRecord(e0));
-    d.run(v1);
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
-    float ms;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
-    t.push_back(ms);
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   FILE* out = fopen(argc > 1 ? argv[1] : "/dev/stdout", "w");
   fprintf(out, "{\"checks\": [\n");
   bool all_ok = true;
-  const Shape shapes[] = {{16, 8, 128, 16}, {32, 8, 128, 16}, {4, 4, 64, 4}, {14, 2, 64, 16},
-                          {8, 1, 128, 16}, {12, 4, 32, 8}, {4, 2, 16, 4}, {6, 2, 128, 16}};
   bool first = true;
-  for (const Shape& s : shapes) {
+  for (const Shape& s : check::kShapes) {
     // Fresh prompts (no prefix) at and around the tile edge, and chunks after a cached prefix
     // that is not a multiple of the block size or of the tile.
     std::uniform_int_distribution<int> any(2, 300), pre(1, 700);
@@ -249,7 +178,8 @@ int main(int argc, char** argv) {
     Device d(c);
     double flops = 0;  // Q·Kᵀ and P·V over the causal keys
     for (int p : c.positions) flops += 4.0 * t.s.nh * t.s.hd * (p + 1);
-    float tc = time_ms(d, false), v1 = time_ms(d, true);
+    float tc = check::median_ms([&] { d.run(false); });
+    float v1 = check::median_ms([&] { d.run(true); });
     fprintf(out,
             "%s  {\"name\": \"%s\", \"flops\": %.0f, \"v1Ms\": %.4f, \"tcMs\": %.4f, "
             "\"v1Tflops\": %.2f, \"tcTflops\": %.2f}",
