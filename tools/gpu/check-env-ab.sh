@@ -20,10 +20,8 @@ EXTRAS=${EXTRAS:-1}
 source "$(dirname "$0")/common.sh"
 
 gpu_host_setup "$R/env.txt"
-fx=/tmp/es-fixtures
 demo=/tmp/es-demo
 wl=/tmp/es-random8b.json
-fixtures=($fx/llama $fx/qwen2 $fx/qwen3 $fx/mistral $fx/llama3-rope $fx/llama8b-2layer)
 IFS=';' read -ra specs <<<"${VARIANTS:?set VARIANTS=name:ENV=...;name2:...}"
 names=()
 declare -A envs

@@ -13,7 +13,6 @@ source "$(dirname "$0")/common.sh"
 
 gpu_host_setup "$OUT/env.txt"
 echo "cublas include=$inc lib=$lib" >>"$OUT/env.txt"
-fx=/tmp/es-fixtures
 wl=/tmp/es-wl-8b.json
 
 # --- build, and the kernel-level check -------------------------------------------------------
@@ -36,14 +35,14 @@ grep -E "^(check|time|attn-check|prefill-check)" "$OUT/check.log" | tail -37
 # --- correctness of the configuration we are about to benchmark, with fallbacks -------------
 stage fixtures 60 node .bundle/gen-fixtures.mjs $fx
 stage llama8b-stack 120 python3 tools/gpu/make_llama8b_stack.py $fx/llama8b-2layer 2
-stage hf-logits 180 python3 tools/gpu/hf_logits.py $fx/llama $fx/qwen2 $fx/qwen3 $fx/mistral $fx/llama3-rope $fx/llama8b-2layer
+stage hf-logits 180 python3 tools/gpu/hf_logits.py "${fixtures[@]}"
 verdict() { # hf-compare.json contract.json → exit 0 when both passed
   node -e 'const fs=require("fs");const h=JSON.parse(fs.readFileSync(process.argv[1]));const c=JSON.parse(fs.readFileSync(process.argv[2]));
     const ok=h.models.length>0&&h.models.every(m=>m.pass===true)&&h.concurrency&&h.concurrency.pass===true&&c.failed===0&&c.passed>0;
     console.log("verdict",ok?"PASS":"FAIL","hf",h.models.map(m=>m.pass),"conc",h.concurrency&&h.concurrency.pass,"contract",c.passed,c.failed);process.exit(ok?0:1)' "$1" "$2"
 }
 correct() { # tag → runs hf-compare and the contract under the current env
-  stage "hf-compare-$1" 120 node .bundle/hf-compare.mjs "$R/hf-compare-$1.json" $fx/llama $fx/qwen2 $fx/qwen3 $fx/mistral $fx/llama3-rope $fx/llama8b-2layer
+  stage "hf-compare-$1" 120 node .bundle/hf-compare.mjs "$R/hf-compare-$1.json" "${fixtures[@]}"
   stage "contract-$1" 120 node .bundle/contract.mjs "$R/contract-$1.json"
   verdict "$R/hf-compare-$1.json" "$R/contract-$1.json" 2>&1 | tee -a "$OUT/check.log"
 }

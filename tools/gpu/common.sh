@@ -1,10 +1,14 @@
-# Sourced by the GPU-host scripts (check.sh, check-ab.sh, check-pointwise.sh) after they set
-# DEADLINE_S: the output folders, the time-boxed stage runner, and the Node/CUDA environment
+# Sourced by the GPU-host scripts (check.sh, check-env-ab.sh, ...) after they set DEADLINE_S: the
+# output folders, the fixture list, the time-boxed stage runner, and the Node/CUDA environment
 # every one of them starts from. Not a script of its own.
 OUT=${OUT:-/tmp/es-out}
 mkdir -p "$OUT"
 R=/tmp/es-results  # everything lands here and is packed into $OUT/results.tgz after each stage
 mkdir -p "$R"
+# The HF-comparison models: gen-fixtures.ts writes all but the last (make_llama8b_stack.py).
+fx=/tmp/es-fixtures
+fixtures=($fx/llama $fx/qwen2 $fx/qwen3 $fx/mistral $fx/llama3-rope $fx/llama-linear $fx/llama-dynamic
+  $fx/qwen2-yarn $fx/llama8b-2layer)
 log() { echo "== $(date -u +%H:%M:%S) [$SECONDS s] $*" | tee -a "$OUT/check.log"; }
 left() { echo $((DEADLINE_S - SECONDS)); }
 stage() { # name limit_s command... (the limit shrinks to what is left before the deadline)

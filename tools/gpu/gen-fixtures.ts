@@ -1,6 +1,8 @@
 /**
- * Writes the HF-comparison models (one per family, bf16 random weights, plus Llama with llama3
- * RoPE scaling) and a prompt for each into DIR/<name>/, for hf_logits.py and hf-compare.ts.
+ * Writes the HF-comparison models (one per family, bf16 random weights, plus one per RoPE scaling:
+ * llama3, linear, dynamic NTK and YaRN) and a prompt for each into DIR/<name>/, for hf_logits.py
+ * and hf-compare.ts. The scaled ones have a 64-token original context, so the 320-token prompts
+ * run far past it.
  * Usage: node gen-fixtures.mjs DIR
  */
 import { writeFileSync } from 'node:fs';
@@ -20,7 +22,19 @@ const wide = {
   num_key_value_heads: 2,
   num_hidden_layers: 3,
 };
-const models: [string, Parameters<typeof writeFixtureModel>[1]][] = [
+type FixtureOptions = Parameters<typeof writeFixtureModel>[1];
+const scaled = (
+  family: 'llama' | 'qwen2',
+  seed: number,
+  ropeScaling: Record<string, unknown>,
+  maxPositions = 4096,
+): FixtureOptions => ({
+  family,
+  seed,
+  dtype: 'BF16',
+  config: { ...wide, max_position_embeddings: maxPositions, rope_scaling: ropeScaling },
+});
+const models: [string, FixtureOptions][] = [
   ['llama', { family: 'llama', seed: 11, dtype: 'BF16', config: wide }],
   [
     'qwen2',
@@ -47,6 +61,15 @@ const models: [string, Parameters<typeof writeFixtureModel>[1]][] = [
         },
       },
     },
+  ],
+  ['llama-linear', scaled('llama', 16, { rope_type: 'linear', factor: 2 })],
+  // Transformers rescales dynamic NTK's base by the sequence length seen; the runners fix it at
+  // original × factor (vLLM does the same), which a teacher-forced 320-token prompt reaches
+  // exactly when the original context is 64 and the factor 5.
+  ['llama-dynamic', scaled('llama', 17, { rope_type: 'dynamic', factor: 5 }, 64)],
+  [
+    'qwen2-yarn',
+    scaled('qwen2', 18, { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 64 }),
   ],
 ];
 

@@ -10,7 +10,7 @@ import time
 import torch
 from transformers import AutoModelForCausalLM
 
-for d in sys.argv[1:]:
+def run(d):
     t0 = time.time()
     model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.bfloat16).cuda().eval()
     tokens = json.load(open(f"{d}/tokens.json"))
@@ -30,3 +30,14 @@ for d in sys.argv[1:]:
     print(f"  bf16 vs fp32 max abs diff {(logits - ref).abs().max().item():.4f}", flush=True)
     del model
     torch.cuda.empty_cache()
+
+
+# One model that transformers cannot load or run (a config it rejects) must not cost the others.
+failed = 0
+for d in sys.argv[1:]:
+    try:
+        run(d)
+    except Exception as e:  # noqa: BLE001
+        failed += 1
+        print(f"{d}: FAILED {type(e).__name__}: {e}", flush=True)
+sys.exit(1 if failed else 0)
