@@ -7,7 +7,7 @@ bash /work/shared/gpu-host/pack-node.sh .carry
 mkdir -p .bundle
 common=(--bundle --platform=node --format=esm --target=node20 --external:onnxruntime-node
   "--banner:js=import{createRequire as __cr}from'module';const require=__cr(import.meta.url);")
-for entry in build gen-fixtures hf-compare bench profile-step sampling-check demo-compare; do
+for entry in build gen-fixtures hf-compare bench profile-step sampling-check demo-compare edgeserve-cli; do
   npx esbuild "tools/gpu/$entry.ts" "${common[@]}" --outfile=".bundle/$entry.mjs" --log-level=warning
 done
 npx esbuild tools/gpu/contract.ts "${common[@]}" --alias:vitest=./tools/gpu/vitest-shim.ts \

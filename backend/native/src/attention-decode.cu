@@ -276,7 +276,12 @@ DecodeSplit plan_decode_split(const AttentionArgs& a, int num_items, int max_con
   int partition = (max_context + splits - 1) / splits;
   // A full grid of uneven contexts: a cap on the keys one block walks, so the longest contexts
   // do not leave the last wave to a few blocks (items within one partition skip the combine).
-  if (max_partition > 0 && partition > max_partition) partition = max_partition;
+  // Only while it makes at most 4 splits: a graph is planned for max_model_len, and a long one
+  // would fill the grid with blocks that find no keys.
+  constexpr int kMaxCapSplits = 4;
+  if (max_partition > 0 && partition > max_partition &&
+      max_context <= kMaxCapSplits * max_partition)
+    partition = max_partition;
   partition = (partition + 63) / 64 * 64;
   splits = (max_context + partition - 1) / partition;
   while (splits > 1 && (size_t)num_items * a.num_heads * splits * a.head_dim > partial_capacity) {

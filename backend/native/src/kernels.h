@@ -77,7 +77,8 @@ void launch_decode_attention(const AttentionArgs& a, const int32_t* item_token,
 struct DecodeSplit {
   int splits, partition;
 };
-// max_partition > 0 caps the keys of one split (EDGESERVE_CUDA_DECODE_PARTITION).
+// max_partition > 0 caps the keys of one split when that makes at most 4 splits
+// (EDGESERVE_CUDA_DECODE_PARTITION).
 DecodeSplit plan_decode_split(const AttentionArgs& a, int num_items, int max_context,
                               size_t partial_capacity, int num_sms, int max_partition = 0);
 void launch_decode_attention_v2(const AttentionArgs& a, const int32_t* item_token,
