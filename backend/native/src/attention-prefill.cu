@@ -7,9 +7,10 @@
 // rounding and the rounding's remainder, so P keeps ~16 bits and prefill agrees with the decode
 // kernel (fp32 P) to float precision: a sequence recomputed after preemption, or a prompt
 // prefilled in other chunks, sees the same logits. (One bf16 P, as FlashAttention rounds it, put
-// 0.07-0.12 between recomputed and decoded logits on the contract fixtures; the second term costs
-// a third more tensor work.) K/V tiles of 64 keys arrive by cp.async, the next K tile loading
-// during the softmax and P·V of this one and the next V tile during the next Q·Kᵀ.
+// 0.07-0.12 between recomputed and decoded logits on the contract fixtures; the second term
+// doubles the P·V products, and the kernel took 7-11 % longer on an H100.) K/V tiles of 64 keys
+// arrive by cp.async, the next K tile loading during the softmax and P·V of this one and the next
+// V tile during the next Q·Kᵀ.
 // Version 1 (EDGESERVE_CUDA_PREFILL=v1, kept for A/B): CUDA cores, fp32 K/V tiles of 32 keys, two
 // threads per query, each owning alternate float4 column groups of the head.
 #include "common.cuh"
