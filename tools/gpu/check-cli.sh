@@ -21,9 +21,7 @@ cli=(node .bundle/edgeserve-cli.mjs bench)
 dummy=(--device cuda --load-format dummy)
 
 stage build 150 node .bundle/build.mjs --jobs 16
-stage attn-build 60 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ibackend/native/src \
-  tools/gpu/attn-check.cu backend/native/build/attention-decode.o -L"$lib" -lcublas -o /tmp/attn-check
-stage attn-check 120 /tmp/attn-check "$R/attn-check.json"
+attn_check
 grep -E "^(check|time|attn-check)" "$OUT/check.log" | tail -30
 stage roofline 30 python3 tools/gpu/roofline.py "$R/roofline.json"
 for i in 1 2; do

@@ -35,12 +35,8 @@ bench_of() { # variant → its bench bundle
 }
 
 stage build 150 node .bundle/build.mjs --jobs 16
-stage attn-build 60 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ibackend/native/src \
-  tools/gpu/attn-check.cu backend/native/build/attention-decode.o -L"$lib" -lcublas -o /tmp/attn-check
-stage attn-check 120 /tmp/attn-check "$R/attn-check.json"
-stage prefill-build 60 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ibackend/native/src \
-  tools/gpu/prefill-check.cu backend/native/build/attention-prefill.o -o /tmp/prefill-check
-stage prefill-check 90 /tmp/prefill-check "$R/prefill-check.json"
+attn_check
+prefill_check
 grep -E "^(check|time|attn-check|prefill-check)" "$OUT/check.log" | tail -50
 
 stage fixtures 30 node .bundle/gen-fixtures.mjs $fx

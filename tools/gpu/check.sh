@@ -19,14 +19,10 @@ wl=/tmp/es-wl-8b.json
 stage build 200 node .bundle/build.mjs --jobs 16
 cuobjdump -res-usage backend/native/build/attention-decode.o 2>&1 | grep -E "Function|REG" | paste - - |
   sed -E 's/\s+/ /g' | cut -c1-200 >>"$OUT/check.log"
-stage attn-build 90 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ibackend/native/src \
-  tools/gpu/attn-check.cu backend/native/build/attention-decode.o -L"$lib" -lcublas -o /tmp/attn-check
-stage attn-check 120 /tmp/attn-check "$R/attn-check.json"
+attn_check
 attn_ok=$?
-stage prefill-build 60 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ibackend/native/src \
-  tools/gpu/prefill-check.cu backend/native/build/attention-prefill.o -o /tmp/prefill-check
 # A tensor-core prefill kernel that fails its check is not used for anything below.
-if ! stage prefill-check 90 /tmp/prefill-check "$R/prefill-check.json"; then
+if ! prefill_check; then
   export EDGESERVE_CUDA_PREFILL=v1
   echo "prefill v1 (prefill-check failed)" >>"$OUT/summary.txt"
 fi

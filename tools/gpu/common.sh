@@ -1,6 +1,6 @@
 # Sourced by the GPU-host scripts (check.sh, check-env-ab.sh, ...) after they set DEADLINE_S: the
-# output folders, the fixture list, the time-boxed stage runner, and the Node/CUDA environment
-# every one of them starts from. Not a script of its own.
+# output folders, the fixture list, the time-boxed stage runner, the kernel-level checks, and the
+# Node/CUDA environment every one of them starts from. Not a script of its own.
 OUT=${OUT:-/tmp/es-out}
 mkdir -p "$OUT"
 R=/tmp/es-results  # everything lands here and is packed into $OUT/results.tgz after each stage
@@ -24,6 +24,18 @@ stage() { # name limit_s command... (the limit shrinks to what is left before th
   echo "$name rc=$rc $((SECONDS - t0))s" >>"$OUT/summary.txt"
   tar -czf "$OUT/results.tgz" -C "$(dirname "$R")" "$(basename "$R")" 2>/dev/null
   return $rc
+}
+# The kernel-level checks, built against the addon's objects (after the build stage); each
+# returns its check's exit code (0 only when every case matched float64).
+attn_check() {
+  stage attn-build 90 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ibackend/native/src \
+    tools/gpu/attn-check.cu backend/native/build/attention-decode.o -L"$lib" -lcublas -o /tmp/attn-check
+  stage attn-check 120 /tmp/attn-check "$R/attn-check.json"
+}
+prefill_check() {
+  stage prefill-build 60 nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ibackend/native/src \
+    tools/gpu/prefill-check.cu backend/native/build/attention-prefill.o -o /tmp/prefill-check
+  stage prefill-check 90 /tmp/prefill-check "$R/prefill-check.json"
 }
 gpu_host_setup() { # env_file → unpacks the carried Node, records the card and toolchain in env_file,
   # points the build at the addon and N-API headers, and sets inc/lib to cuBLAS's folders
