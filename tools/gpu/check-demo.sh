@@ -7,8 +7,9 @@
 # the GPU sampler against the CPU reference (sampling-check.ts on the fixture qwen3 and a 2-layer
 # Qwen3-0.6B shape). Every stage is time-boxed; the run ends by DEADLINE_S (default 210 s).
 # Here first: `bash tools/gpu/bundle.sh` and, optionally, an addon built here from the same
-# sources (same nvcc) at tmp/demo-check/edgeserve_cuda.node, which saves the build there. Then run from the repo root via
-# the device tool with carry [".carry", ".bundle", "tmp/demo-check"]:   bash tools/gpu/check-demo.sh
+# sources (same nvcc) at tmp/demo-check/edgeserve_cuda.node, which saves the build there. Then
+# run from the repo root via the device tool with carry [".carry", ".bundle", "tmp/demo-check"]:
+#   bash tools/gpu/check-demo.sh
 set -uo pipefail
 DEADLINE_S=${DEADLINE_S:-210}
 source "$(dirname "$0")/common.sh"

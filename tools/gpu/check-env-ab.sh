@@ -2,14 +2,14 @@
 # One GPU call for an addon switch: the addon built here, run under each variant's environment.
 # VARIANTS="name:ENV=1 ENV2=x;name2:ENV=2" (the first variant is the candidate; a variant with no
 # env is the default build; BUNDLE=path in a variant's env runs that bench bundle instead of
-# .bundle/bench.mjs, and EDGESERVE_CUDA_ADDON=path another addon: together, a previous commit). Runs attn-check.cu and prefill-check.cu (every kernel against
-# float64), then correctness under the candidate's env (HF logits on the five fixture families
-# and the 2-layer Llama-3-8B stack plus the concurrency check, the runner contract suite, the
-# sampler check, teacher-forced logits on the trained demo model), then every variant alternated
-# ROUNDS times (default 2) on the runner benchmarks (decode step at 256, 8B single stream,
-# nano-vllm workload), and per variant a whole-workload profile of the nano-vllm run
-# (EDGESERVE_CUDA_PROFILE=all, eager) and the 8B 1024-in/128-out run on 200 prompts (EXTRAS=0
-# skips those two). Every stage is time-boxed; the run ends by DEADLINE_S (default 540 s).
+# .bundle/bench.mjs, and EDGESERVE_CUDA_ADDON=path another addon: together, a previous commit).
+# Runs attn-check.cu and prefill-check.cu (every kernel against float64), then correctness under
+# the candidate's env (HF logits on common.sh's fixtures plus the concurrency check, the runner
+# contract suite, the sampler check, teacher-forced logits on the trained demo model), then every
+# variant alternated ROUNDS times (default 2) on the runner benchmarks (decode step at 256, 8B
+# single stream, nano-vllm workload), and per variant a whole-workload profile of the nano-vllm
+# run (EDGESERVE_CUDA_PROFILE=all, eager) and the 8B 1024-in/128-out run on 200 prompts
+# (EXTRAS=0 skips those two). Every stage is time-boxed; the run ends by DEADLINE_S (default 540 s).
 # Here first: `bash tools/gpu/bundle.sh`; then run from the repo root via the device tool with
 # carry [".carry", ".bundle"] (plus the folder of any BUNDLE or addon):
 #   VARIANTS=... bash tools/gpu/check-env-ab.sh

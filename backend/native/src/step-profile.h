@@ -3,8 +3,9 @@
 // synchronisation the gaps between consecutive events are added to that phase's total. Only
 // pure-decode steps count, after `skip` warm-up ones; the table goes to stderr when the model is
 // destroyed. EDGESERVE_CUDA_PROFILE=all counts every step instead (prefill and mixed ones too):
-// where a whole workload's GPU time goes. Event records cost a few microseconds of host time each, so the profiled step runs
-// a little slower than an unprofiled eager one; the per-phase GPU times are what it is for.
+// where a whole workload's GPU time goes. Event records cost a few microseconds of host time
+// each, so the profiled step runs a little slower than an unprofiled eager one; the per-phase GPU
+// times are what it is for.
 #pragma once
 #include <chrono>
 #include <cstdio>
