@@ -34,5 +34,8 @@ EXPOSE 8787
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "/app/deploy/healthcheck.mjs"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/app/bin/edgeserve.js"]
+# One thread collects garbage: V8's parallel GC helpers wake other cores (futex) on every young
+# collection; on a small VM shared with other processes that cost the edge ~0.3 ms p50 and ~4 ms
+# p99 of added first-byte latency at 64 streams (docs/benchmarks.md, "Edge").
+ENTRYPOINT ["node", "--single-threaded-gc", "/app/bin/edgeserve.js"]
 CMD ["edge", "--host", "0.0.0.0", "--port", "8787"]

@@ -20,6 +20,7 @@ import {
   readRepo,
   repoPath,
   resolveImagePath,
+  splitNodeArgv,
 } from './deploy-helpers.ts';
 
 const BACKEND = 'deploy/backend.Dockerfile';
@@ -119,10 +120,12 @@ describe.each(finals)('%s --target %s', (path, name) => {
   });
 
   it('starts the real CLI with a real subcommand and real flags', () => {
-    const entry = execForm(lastOf(path, name, 'ENTRYPOINT')!.args)!;
+    const [node, ...entry] = execForm(lastOf(path, name, 'ENTRYPOINT')!.args)!;
     const cmd = execForm(lastOf(path, name, 'CMD')!.args)!;
-    expect(entry[0]).toBe('node');
-    expect(resolveImagePath(file, name, entry[1]!)).toEqual({ repo: 'bin/edgeserve.js' });
+    expect(node).toBe('node');
+    // Node options before the script (the edge's --single-threaded-gc) must be ones Node takes.
+    const { rest } = splitNodeArgv(entry);
+    expect(resolveImagePath(file, name, rest[0]!)).toEqual({ repo: 'bin/edgeserve.js' });
     // Node comes from the official image, whatever the base.
     expect(resolveImagePath(file, name, '/usr/local/bin/node')).toEqual({
       external: expect.stringMatching(/^node:20-bookworm-slim:/),

@@ -61,6 +61,18 @@ export function helpFor(subcommand: string): { flags: Set<string>; text: string 
   return found;
 }
 
+/**
+ * A `node [options] script args…` argv split at the script: Node's own options (checked to be ones
+ * this Node accepts, by running it with them) and the rest.
+ */
+export function splitNodeArgv(argv: string[]): { nodeOptions: string[]; rest: string[] } {
+  const at = argv.findIndex((a) => !a.startsWith('-'));
+  const nodeOptions = argv.slice(0, at === -1 ? argv.length : at);
+  if (nodeOptions.length > 0)
+    execFileSync(process.execPath, [...nodeOptions, '-e', ''], { stdio: 'pipe' });
+  return { nodeOptions, rest: at === -1 ? [] : argv.slice(at) };
+}
+
 /** The `one of: a, b` choices `--help` prints for a flag, or undefined. */
 export function choicesFor(subcommand: string, flag: string): string[] | undefined {
   const line = helpFor(subcommand)

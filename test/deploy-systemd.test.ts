@@ -1,6 +1,6 @@
 /** deploy/systemd units: ExecStart runs the real CLI with real flags; stops drain on SIGTERM. */
 import { describe, expect, it } from 'vitest';
-import { choicesFor, flagValues, helpFor, readRepo } from './deploy-helpers.ts';
+import { choicesFor, flagValues, helpFor, readRepo, splitNodeArgv } from './deploy-helpers.ts';
 
 function unit(name: string): Map<string, string> {
   const entries = readRepo(`deploy/systemd/${name}`)
@@ -14,7 +14,9 @@ const units = ['edgeserve-backend.service', 'edgeserve-edge.service'];
 
 describe.each(units)('deploy/systemd/%s', (name) => {
   const u = unit(name);
-  const [node, bin, sub, ...args] = u.get('ExecStart')!.split(/\s+/);
+  const [node, ...argv] = u.get('ExecStart')!.split(/\s+/);
+  // Node options before the script (the edge's --single-threaded-gc) must be ones Node takes.
+  const [bin, sub, ...args] = splitNodeArgv(argv).rest;
 
   it('starts the real CLI with a real subcommand, flags and choices', () => {
     expect(node).toBe('/usr/bin/node');

@@ -39,6 +39,7 @@ export function markdown(result: {
   commit: string;
   device: { cpu?: string; cores: number };
   workload: {
+    rounds?: number;
     loadAverageAtStart: number[];
     loadAverageAtEnd: number[];
     pacedChunkDelayMs?: number;
@@ -48,16 +49,18 @@ export function markdown(result: {
   addedLatency?: Added[];
 }): string {
   const added = result.addedLatency ?? [];
+  const rounds = result.workload.rounds ?? 1;
   const lines = [
-    `Edge benchmark, ${result.date.slice(0, 10)}, commit ${result.commit.slice(0, 7)}, ${result.device.cpu} (${result.device.cores} cores), load average ${result.workload.loadAverageAtStart.join(' / ')} at start, ${result.workload.loadAverageAtEnd.join(' / ')} at end.`,
+    `Edge benchmark, ${result.date.slice(0, 10)}, commit ${result.commit.slice(0, 7)}${result.commit.endsWith('+dirty') ? ' (with uncommitted changes)' : ''}, ${result.device.cpu} (${result.device.cores} cores), load average ${result.workload.loadAverageAtStart.join(' / ')} at start, ${result.workload.loadAverageAtEnd.join(' / ')} at end${rounds > 1 ? `; medians over ${rounds} rounds, "added" taken against the direct call of the same round` : ''}.`,
     '',
     '| scenario | streams | target | req/s | TTFB p50 / p99 ms | total p50 / p99 ms | added TTFB p50 / p99 | added total p50 / p99 | × direct req/s | gateway CPU ms/req | load 1m |',
     '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  // Rows as measured (the bench rotates who goes first), listed per group: direct, then peers.
+  // Listed per group: direct, the edge, the bare proxy's floor, then the other gateways.
   const group = (r: Row) => `${r.concurrency} ${r.scenario}`;
   const groups = [...new Set(result.rows.map(group))];
-  const rank = (r: Row) => (r.target === 'direct' ? 0 : r.target === 'edgeserve edge' ? 1 : 2);
+  const order = ['direct', 'edgeserve edge', 'bare proxy (floor)'];
+  const rank = (r: Row) => (order.includes(r.target) ? order.indexOf(r.target) : order.length);
   const rows = [...result.rows].sort(
     (a, b) => groups.indexOf(group(a)) - groups.indexOf(group(b)) || rank(a) - rank(b),
   );

@@ -50,19 +50,12 @@ function firstLine(
   });
 }
 
-export async function startStub(chunks: number, chunkDelayMs = 0): Promise<Server> {
+/** A child that prints `{"url": …}` on its first line of stdout: a TS entry of this folder. */
+async function startUrlPrinter(script: string, args: string[]): Promise<Server> {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(import.meta.dirname, 'stub-main.ts'),
-      String(chunks),
-      String(chunkDelayMs),
-    ],
-    {
-      cwd: root,
-    },
+    ['--import', 'tsx', join(import.meta.dirname, script), ...args],
+    { cwd: root },
   );
   const url = await firstLine(child, (l) =>
     l.startsWith('{"url"') ? JSON.parse(l).url : undefined,
@@ -70,15 +63,27 @@ export async function startStub(chunks: number, chunkDelayMs = 0): Promise<Serve
   return { url, pid: child.pid, stop: track(child) };
 }
 
+export const startStub = (chunks: number, chunkDelayMs = 0): Promise<Server> =>
+  startUrlPrinter('stub-main.ts', [String(chunks), String(chunkDelayMs)]);
+
+/** The pass-through proxy of bare-proxy.ts in front of `upstream`: the floor of any gateway. */
+export const startBareProxy = (upstream: string): Promise<Server> =>
+  startUrlPrinter('bare-proxy.ts', [upstream]);
+
+/** Node options the edge is deployed with (deploy/edge.Dockerfile, the systemd unit). */
+export const EDGE_NODE_OPTIONS = ['--single-threaded-gc'];
+
 /**
- * `nodeArgs` go before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow);
- * `checkout` runs the edge of another copy of the repo (a baseline to compare against).
+ * The edge, with `nodeOptions` (as deployed unless told otherwise) and `nodeArgs` before the
+ * script (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow); `checkout` runs the edge of
+ * another copy of the repo (a baseline to compare against).
  */
 export async function startEdge(
   backend: string,
   secret: string,
   nodeArgs: string[] = [],
   checkout = root,
+  nodeOptions = EDGE_NODE_OPTIONS,
 ): Promise<Server> {
   const configFile = join(tmpdir(), `edge-bench-${process.pid}.json`);
   writeFileSync(
@@ -95,6 +100,7 @@ export async function startEdge(
   const child = spawn(
     process.execPath,
     [
+      ...nodeOptions,
       ...nodeArgs,
       join(checkout, 'bin', 'edgeserve.js'),
       'edge',
@@ -143,15 +149,23 @@ async function lineInFile(
 export const hasPortkey = () =>
   existsSync(join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js'));
 
-/** Portkey's open-source gateway (Node build), proxying to the stub as an OpenAI custom host. */
+/**
+ * Portkey's open-source gateway (Node build), proxying to the stub as an OpenAI custom host, with
+ * portkey-fetch-shim.mjs preloaded: without it, Portkey fails every streamed request on Node 20.
+ */
 export async function startPortkey(): Promise<Server> {
   const port = await freePort();
   const script = join(root, 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
-  const child = spawn(process.execPath, [script, `--port=${port}`, '--headless'], {
-    cwd: root,
-    env: { ...process.env, NODE_ENV: 'production' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const shim = join(import.meta.dirname, 'portkey-fetch-shim.mjs');
+  const child = spawn(
+    process.execPath,
+    ['--import', shim, script, `--port=${port}`, '--headless'],
+    {
+      cwd: root,
+      env: { ...process.env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let firstError: string | undefined;
   child.stderr?.on('data', (d: Buffer) => {
     firstError ??= String(d)

@@ -9,19 +9,29 @@
  *                 behind the gateway's CPU and throughput shows its cost per request
  *   json          non-streamed answers, as fast as the stub can
  *
- * then the latency of a cache hit. Every row carries the load average and the CPU time each
- * process spent per request (load generator, gateway, stub: /proc), so a busy shared machine can
- * be told apart from a slow gateway. Prints tables and writes JSON under bench/results/.
+ * then the latency of a cache hit. Beside the edge and Portkey runs a bare pass-through proxy
+ * (bare-proxy.ts): the floor any gateway process pays on this machine. Every row carries the load
+ * average and the CPU time each process spent per request (load generator, gateway, stub: /proc),
+ * so a busy shared machine can be told apart from a slow gateway. Prints tables and writes JSON
+ * under bench/results/.
+ *
+ * The edge runs with the Node options it is deployed with (EDGE_NODE_OPTIONS: a single-threaded
+ * GC); Portkey with its own defaults.
  *
  * Method: every process is warmed up on the requests it will serve before any group is measured;
  * paced streams start spread over one stream's length and are recorded once all are open (the
  * steady state of N concurrent streams: see load.ts); the edges write their request logs to a
- * file, not to a pipe the load generator would have to drain.
+ * file, not to a pipe the load generator would have to drain. Each group (concurrency × scenario)
+ * runs --rounds times, every target once per round, who goes first rotating: the machine drifts
+ * by more between minutes than the edge's cost, so "added" is taken per round (gateway minus the
+ * direct call measured beside it) and the median over rounds is reported, as is the median of
+ * every other figure.
  *
- * Flags: --levels 1,64,512  --scale 1 (request count multiplier)  --chunks 32  --pace-ms 20
- *        --scenarios paced,stream,json  --cpu-prof-dir DIR (profile the edge process)
- *        --baseline DIR (also measure the edge of another checkout, in the same run: before/after
- *        under the same machine load)
+ * Flags: --levels 1,64,512  --rounds 3  --scale 1 (request count multiplier)  --chunks 32
+ *        --pace-ms 20  --scenarios paced,stream,json  --cpu-prof-dir DIR (profile the edge)
+ *        --baseline DIR: also measure the edge of another checkout in the same run (before/after
+ *          under the same machine load), with --baseline-node-options (default: the deployed
+ *          ones); `--baseline . --baseline-node-options ''` measures what those options are worth
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -31,11 +41,21 @@ import { mintDevToken } from '../../edge/dev-token.ts';
 import { parseOptions } from '../../shared/config.ts';
 import { processCpuMs } from './cpu-time.ts';
 import { type LoadResult, percentile, runLoad, type Target } from './load.ts';
-import { hasPortkey, type Server, startEdge, startPortkey, startStub } from './processes.ts';
+import {
+  EDGE_NODE_OPTIONS,
+  hasPortkey,
+  type Server,
+  startBareProxy,
+  startEdge,
+  startPortkey,
+  startStub,
+} from './processes.ts';
+import { addedLatency, medianRows, type Row, round } from './rounds.ts';
 
 const opts = parseOptions(
   {
     levels: { type: 'list', default: ['1', '64', '512'], help: 'concurrent streams' },
+    rounds: { type: 'int', default: 3, min: 1, help: 'times each group runs (medians reported)' },
     scale: { type: 'number', default: 1, min: 0.01, help: 'request count multiplier' },
     chunks: { type: 'int', default: 32, min: 1, help: 'SSE content chunks per answer' },
     'pace-ms': { type: 'int', default: 20, min: 1, help: 'ms between chunks, paced scenario' },
@@ -46,29 +66,14 @@ const opts = parseOptions(
       default: '',
       help: 'another checkout whose edge runs beside this one (e.g. `git archive` of a commit)',
     },
+    'baseline-node-options': {
+      type: 'string',
+      default: EDGE_NODE_OPTIONS.join(' '),
+      help: "the baseline edge's Node options ('' for Node's defaults; with --baseline .)",
+    },
   },
   process.argv.slice(2),
 );
-
-interface Row {
-  target: string;
-  scenario: string;
-  concurrency: number;
-  requests: number;
-  errors: number;
-  requestsPerSecond: number;
-  firstByteP50Ms: number;
-  firstByteP99Ms: number;
-  totalP50Ms: number;
-  totalP99Ms: number;
-  /** CPU ms per request: the load generator, the gateway process (none direct), the stub. */
-  clientCpuMs: number;
-  gatewayCpuMs: number | null;
-  upstreamCpuMs: number | null;
-  loadAverage1m: number;
-}
-
-const round = (v: number) => Math.round(v * 100) / 100;
 
 const streamBody = (i: number) => ({
   model: 'stub-model',
@@ -158,6 +163,7 @@ function summarize(target: string, scenario: string, concurrency: number, r: Loa
 
 const loadAverageAtStart = loadavg().map(round);
 const BASELINE = 'edge (baseline)';
+const BARE = 'bare proxy (floor)';
 
 async function main() {
   const servers: Server[] = [];
@@ -193,9 +199,13 @@ async function main() {
       },
     ];
     if (opts.baseline) {
+      const baselineNodeOptions = opts['baseline-node-options'].split(' ').filter(Boolean);
       const baselineEdges = new Map<Server, Server>([
-        [stub, await start(startEdge(stub.url, secret, [], opts.baseline))],
-        [pacedStub, await start(startEdge(pacedStub.url, secret, [], opts.baseline))],
+        [stub, await start(startEdge(stub.url, secret, [], opts.baseline, baselineNodeOptions))],
+        [
+          pacedStub,
+          await start(startEdge(pacedStub.url, secret, [], opts.baseline, baselineNodeOptions)),
+        ],
       ]);
       gateways.push({
         name: BASELINE,
@@ -208,6 +218,16 @@ async function main() {
         }),
       });
     }
+    const bareProxies = new Map<Server, Server>([
+      [stub, await start(startBareProxy(stub.url))],
+      [pacedStub, await start(startBareProxy(pacedStub.url))],
+    ]);
+    gateways.push({
+      name: BARE,
+      server: bareProxies.get(stub),
+      serverFor: (u) => bareProxies.get(u),
+      target: (u) => ({ url: bareProxies.get(u)!.url, path, headers: {} }),
+    });
     // Portkey picks its upstream per request (custom host), so one process serves both stubs.
     if (hasPortkey()) {
       const portkey = await start(startPortkey());
@@ -257,21 +277,28 @@ async function main() {
         // Who runs first changes from group to group: the machine's state drifts, and a fixed
         // order would hand the same target the same drift every time.
         const list = scenario.body === streamBody ? streaming : gateways;
-        const shift = group++ % list.length;
-        for (const g of [...list.slice(shift), ...list.slice(0, shift)]) {
-          // The edge serving the paced stub is another process: charge CPU to it there.
-          const charged = g.serverFor ? { ...g, server: g.serverFor(upstream) } : g;
-          rows.push(await measure(charged, upstream, scenario, level));
-          printRow(rows.at(-1)!);
+        for (let r = 0; r < opts.rounds; r++) {
+          const shift = group++ % list.length;
+          for (const g of [...list.slice(shift), ...list.slice(0, shift)]) {
+            // The edge serving the paced stub is another process: charge CPU to it there.
+            const charged = g.serverFor ? { ...g, server: g.serverFor(upstream) } : g;
+            rows.push({ ...(await measure(charged, upstream, scenario, level)), round: r });
+            printRow(rows.at(-1)!);
+          }
         }
       }
     const [direct, viaEdge] = gateways;
     const same: Scenario = { name: 'json same request', body: cachedBody, paced: false };
-    rows.push(await measure(direct!, stub, same, 1));
-    printRow(rows.at(-1)!);
     await runLoad(viaEdge!.target(stub), cachedBody, 1, 1); // fills the cache
-    rows.push(await measure(viaEdge!, stub, { ...same, name: 'json cache hit' }, 1));
-    printRow(rows.at(-1)!);
+    for (let r = 0; r < opts.rounds; r++) {
+      rows.push({ ...(await measure(direct!, stub, same, 1)), round: r });
+      printRow(rows.at(-1)!);
+      rows.push({
+        ...(await measure(viaEdge!, stub, { ...same, name: 'json cache hit' }, 1)),
+        round: r,
+      });
+      printRow(rows.at(-1)!);
+    }
     report(
       rows,
       gateways.map((g) => g.name),
@@ -308,46 +335,20 @@ function printRow(r: Row) {
   console.log(COLUMNS.map(([k, , w]) => String(r[k] ?? '-').padStart(w)).join(' '));
 }
 
-interface Added {
-  target: string;
-  scenario: string;
-  concurrency: number;
-  /** Gateway minus direct, same scenario and concurrency. */
-  addedFirstByteP50Ms: number;
-  addedFirstByteP99Ms: number;
-  addedTotalP50Ms: number;
-  addedTotalP99Ms: number;
-  throughputRatio: number;
-}
-
-function addedLatency(rows: Row[]): Added[] {
-  const out: Added[] = [];
-  for (const r of rows) {
-    if (r.target === 'direct') continue;
-    const d = rows.find(
-      (x) => x.target === 'direct' && x.scenario === r.scenario && x.concurrency === r.concurrency,
-    );
-    if (!d || r.scenario.startsWith('json ')) continue;
-    out.push({
-      target: r.target,
-      scenario: r.scenario,
-      concurrency: r.concurrency,
-      addedFirstByteP50Ms: round(r.firstByteP50Ms - d.firstByteP50Ms),
-      addedFirstByteP99Ms: round(r.firstByteP99Ms - d.firstByteP99Ms),
-      addedTotalP50Ms: round(r.totalP50Ms - d.totalP50Ms),
-      addedTotalP99Ms: round(r.totalP99Ms - d.totalP99Ms),
-      throughputRatio: round(r.requestsPerSecond / d.requestsPerSecond),
-    });
-  }
-  return out;
-}
-
 const signed = (v: number) => (v >= 0 ? `+${v}` : String(v));
 
 function report(rows: Row[], peers: string[], notes: string[]) {
   const added = addedLatency(rows);
+  const medians = medianRows(rows);
+  if (opts.rounds > 1) {
+    console.log(`\nmedians over ${opts.rounds} rounds:`);
+    headerPrinted = false;
+    for (const r of medians) printRow(r);
+  }
   for (const note of notes) console.log(`note: ${note}`);
-  console.log('\nadded latency (gateway minus direct, ms) and throughput (gateway / direct):');
+  console.log(
+    `\nadded latency (gateway minus direct in the same round, ms; median of ${opts.rounds}) and throughput (gateway / direct):`,
+  );
   for (const a of added)
     console.log(
       `  ${a.target.padEnd(16)} ${a.scenario.padEnd(13)} ${String(a.concurrency).padStart(4)} streams: ` +
@@ -357,7 +358,12 @@ function report(rows: Row[], peers: string[], notes: string[]) {
   const root = join(import.meta.dirname, '..', '..');
   const commit = (() => {
     try {
-      return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root }).toString().trim();
+      const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root }).toString().trim();
+      // Uncommitted changes (other than results) mean the numbers are not HEAD's alone.
+      const changed = execFileSync('git', ['status', '--porcelain', '--', '.', ':!bench/results'], {
+        cwd: root,
+      });
+      return changed.length > 0 ? `${head}+dirty` : head;
     } catch {
       return 'unknown';
     }
@@ -378,15 +384,20 @@ function report(rows: Row[], peers: string[], notes: string[]) {
       sseChunksPerAnswer: opts.chunks,
       pacedChunkDelayMs: opts['pace-ms'],
       levels: opts.levels.map(Number),
+      rounds: opts.rounds,
       scale: opts.scale,
+      edgeNodeOptions: EDGE_NODE_OPTIONS,
       baseline: opts.baseline || undefined,
+      baselineNodeOptions: opts.baseline ? opts['baseline-node-options'] : undefined,
       note: 'load generator, gateways and stubs share this machine; cpu fields are ms per request',
       loadAverageAtStart,
       loadAverageAtEnd: loadavg().map(round),
     },
     peers,
     notes,
-    rows,
+    /** Medians over the rounds; every round's own row is in `rounds`. */
+    rows: medians,
+    rounds: rows,
     addedLatency: added,
   };
   const dir = join(root, 'bench', 'results');
