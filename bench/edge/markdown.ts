@@ -5,30 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 
-interface Row {
-  target: string;
-  scenario: string;
-  concurrency: number;
-  errors: number;
-  requestsPerSecond: number;
-  firstByteP50Ms: number;
-  firstByteP99Ms: number;
-  totalP50Ms: number;
-  totalP99Ms: number;
-  gatewayCpuMs?: number | null;
-  loadAverage1m?: number;
-}
+import type { Added as RoundAdded, Row as RoundRow } from './rounds.ts';
 
-interface Added {
-  target: string;
-  scenario: string;
-  concurrency: number;
-  addedFirstByteP50Ms: number;
-  addedFirstByteP99Ms?: number;
-  addedTotalP50Ms: number;
-  addedTotalP99Ms: number;
-  throughputRatio: number;
-}
+/** What a results file holds, older ones included (they lack some of the CPU and p99 fields). */
+type Row = Omit<RoundRow, 'gatewayCpuMs' | 'loadAverage1m'> &
+  Partial<Pick<RoundRow, 'gatewayCpuMs' | 'loadAverage1m'>>;
+type Added = Omit<RoundAdded, 'addedFirstByteP99Ms'> & { addedFirstByteP99Ms?: number };
 
 const signed = (v: number | undefined) =>
   v === undefined ? '–' : v >= 0 ? `+${v.toFixed(1)}` : v.toFixed(1);
