@@ -26,7 +26,8 @@ const EMAIL_RE = new RegExp(
 // local part, '@', first label, six more labels, TLD, one character of lookahead
 const EMAIL_MAX = LOCAL_MAX + 1 + 63 + 6 * 64 + 25 + 1;
 const EMAIL_RUN = asciiClass(/[A-Za-z0-9._%+\-@]/);
-const EMAIL_START = asciiClass(/[A-Za-z0-9._%+-]/);
+/** A character of an address's local part: where a match may start. */
+const LOCAL_CHAR = asciiClass(/[A-Za-z0-9._%+-]/);
 
 function emailMasker(): Masker {
   return {
@@ -35,10 +36,10 @@ function emailMasker(): Masker {
     findAll(text, from = 0, to) {
       // Every match holds an '@' after its start.
       if (text.indexOf('@', from) === -1) return [];
-      return scanCandidates(EMAIL_RE, text, [], undefined, from, to, EMAIL_START);
+      return scanCandidates(EMAIL_RE, text, [], undefined, from, to, LOCAL_CHAR);
     },
     holdFrom(text, from) {
-      const start = trailingRunHold(text, EMAIL_RUN, EMAIL_START, EMAIL_MAX, from);
+      const start = trailingRunHold(text, EMAIL_RUN, LOCAL_CHAR, EMAIL_MAX, from);
       if (start === text.length) return start;
       // A domain cannot hold an '@', so a candidate whose '@' comes before the last one has ended;
       // and a local part ends at an '@' within LOCAL_MAX characters of its start.
@@ -80,7 +81,6 @@ export const OPEN_LOCAL = new RegExp(
 const AT_OPEN = asciiClass(new RegExp(OPEN));
 /** What may follow the opening bracket of an [at] still being written. */
 const AFTER_AT_OPEN = /^ ?(?:[Aa](?:[Tt] ?)?)?$/;
-const LOCAL_CHAR = asciiClass(/[A-Za-z0-9._%+-]/);
 
 function spelledEmailMasker(): Masker {
   return {
@@ -90,7 +90,7 @@ function spelledEmailMasker(): Masker {
       // Every match holds an [at] token.
       SPELLED_AT_TOKEN.lastIndex = 0;
       if (!SPELLED_AT_TOKEN.test(text)) return [];
-      return scanCandidates(SPELLED_EMAIL_RE, text, [], undefined, from, to, EMAIL_START);
+      return scanCandidates(SPELLED_EMAIL_RE, text, [], undefined, from, to, LOCAL_CHAR);
     },
     holdFrom(text, from = 0) {
       const floor = Math.max(from, text.length - SPELLED_MAX);
@@ -144,7 +144,7 @@ function localRunEndingAt(text: string, tail: number, end: number): number {
 /** The start of the local part before the [at] token at `at` (one space may come between). */
 function localStart(text: string, at: number): number {
   const end = at > 0 && text[at - 1] === ' ' ? at - 1 : at;
-  return trailingRunHold(text, LOCAL_CHAR, EMAIL_START, LOCAL_MAX, 0, end);
+  return trailingRunHold(text, LOCAL_CHAR, LOCAL_CHAR, LOCAL_MAX, 0, end);
 }
 
 // ---- phone ------------------------------------------------------------------------------------

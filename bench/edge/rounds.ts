@@ -77,7 +77,9 @@ function groupMedians<T extends object>(items: T[], keys: (keyof T)[]): T[] {
   const groups = new Map<string, T[]>();
   for (const item of items) {
     const key = keys.map((k) => String(item[k])).join('\u0000');
-    groups.set(key, [...(groups.get(key) ?? []), item]);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
   }
   return [...groups.values()].map((group) => {
     const out = { ...group[0]! } as Record<string, unknown>;

@@ -178,56 +178,46 @@ async function main() {
     const prof = opts['cpu-prof-dir']
       ? ['--cpu-prof', `--cpu-prof-dir=${opts['cpu-prof-dir']}`]
       : [];
-    // One edge per upstream: an edge forwards to the backends it was started with.
-    const edges = new Map<Server, Server>([
-      [stub, await start(startEdge(stub.url, secret, prof))],
-      [pacedStub, await start(startEdge(pacedStub.url, secret))],
-    ]);
     const token = await mintDevToken(secret, { sub: 'bench', ttlSeconds: 3600 });
+    const bearer = { authorization: `Bearer ${token}` };
     const path = '/v1/chat/completions';
+    /**
+     * A gateway run as one process per stub: an edge (or the bare proxy) forwards only to the
+     * upstream it was started with. CPU is charged to the process serving the measured stub.
+     */
+    const perStub = async (
+      name: string,
+      launch: (upstream: Server) => Promise<Server>,
+      headers: Record<string, string>,
+    ): Promise<Gateway> => {
+      const byStub = new Map<Server, Server>();
+      for (const upstream of [stub, pacedStub]) byStub.set(upstream, await start(launch(upstream)));
+      return {
+        name,
+        server: byStub.get(stub),
+        serverFor: (u) => byStub.get(u),
+        target: (u) => ({ url: byStub.get(u)!.url, path, headers }),
+      };
+    };
     const gateways: Gateway[] = [
       { name: 'direct', target: (u) => ({ url: u.url, path, headers: {} }) },
-      {
-        name: 'edgeserve edge',
-        server: edges.get(stub),
-        serverFor: (u) => edges.get(u),
-        target: (u) => ({
-          url: edges.get(u)!.url,
-          path,
-          headers: { authorization: `Bearer ${token}` },
-        }),
-      },
+      await perStub(
+        'edgeserve edge',
+        (u) => startEdge(u.url, secret, u === stub ? prof : []),
+        bearer,
+      ),
     ];
     if (opts.baseline) {
-      const baselineNodeOptions = opts['baseline-node-options'].split(' ').filter(Boolean);
-      const baselineEdges = new Map<Server, Server>([
-        [stub, await start(startEdge(stub.url, secret, [], opts.baseline, baselineNodeOptions))],
-        [
-          pacedStub,
-          await start(startEdge(pacedStub.url, secret, [], opts.baseline, baselineNodeOptions)),
-        ],
-      ]);
-      gateways.push({
-        name: BASELINE,
-        server: baselineEdges.get(stub),
-        serverFor: (u) => baselineEdges.get(u),
-        target: (u) => ({
-          url: baselineEdges.get(u)!.url,
-          path,
-          headers: { authorization: `Bearer ${token}` },
-        }),
-      });
+      const nodeOptions = opts['baseline-node-options'].split(' ').filter(Boolean);
+      gateways.push(
+        await perStub(
+          BASELINE,
+          (u) => startEdge(u.url, secret, [], opts.baseline, nodeOptions),
+          bearer,
+        ),
+      );
     }
-    const bareProxies = new Map<Server, Server>([
-      [stub, await start(startBareProxy(stub.url))],
-      [pacedStub, await start(startBareProxy(pacedStub.url))],
-    ]);
-    gateways.push({
-      name: BARE,
-      server: bareProxies.get(stub),
-      serverFor: (u) => bareProxies.get(u),
-      target: (u) => ({ url: bareProxies.get(u)!.url, path, headers: {} }),
-    });
+    gateways.push(await perStub(BARE, (u) => startBareProxy(u.url), {}));
     // Portkey picks its upstream per request (custom host), so one process serves both stubs.
     if (hasPortkey()) {
       const portkey = await start(startPortkey());
