@@ -18,7 +18,8 @@
  * The edge runs with the Node options it is deployed with (EDGE_NODE_OPTIONS: a single-threaded
  * GC); Portkey with its own defaults.
  *
- * Method: every process is warmed up on the requests it will serve before any group is measured;
+ * Method: every process serves --warmup requests of the kinds it will serve before any group is
+ * measured (V8 is still optimizing the edge's functions for the first few thousand);
  * paced streams start spread over one stream's length and are recorded once all are open (the
  * steady state of N concurrent streams: see load.ts); the edges write their request logs to a
  * file, not to a pipe the load generator would have to drain. Each group (concurrency × scenario)
@@ -27,8 +28,9 @@
  * direct call measured beside it) and the median over rounds is reported, as is the median of
  * every other figure.
  *
- * Flags: --levels 1,64,512  --rounds 3  --scale 1 (request count multiplier)  --chunks 32
- *        --pace-ms 20  --scenarios paced,stream,json  --cpu-prof-dir DIR (profile the edge)
+ * Flags: --levels 1,64,512  --rounds 3  --warmup 4000  --scale 1 (request count multiplier)
+ *        --chunks 32  --pace-ms 20  --scenarios paced,stream,json
+ *        --cpu-prof-dir DIR (profile the edge)
  *        --baseline DIR: also measure the edge of another checkout in the same run (before/after
  *          under the same machine load), with --baseline-node-options (default: the deployed
  *          ones); `--baseline . --baseline-node-options ''` measures what those options are worth
@@ -56,6 +58,12 @@ const opts = parseOptions(
   {
     levels: { type: 'list', default: ['1', '64', '512'], help: 'concurrent streams' },
     rounds: { type: 'int', default: 3, min: 1, help: 'times each group runs (medians reported)' },
+    warmup: {
+      type: 'int',
+      default: 4000,
+      min: 0,
+      help: 'requests each gateway process serves before anything is measured',
+    },
     scale: { type: 'number', default: 1, min: 0.01, help: 'request count multiplier' },
     chunks: { type: 'int', default: 32, min: 1, help: 'SSE content chunks per answer' },
     'pace-ms': { type: 'int', default: 20, min: 1, help: 'ms between chunks, paced scenario' },
@@ -247,13 +255,18 @@ async function main() {
         );
       }
     }
-    // Warm-up: every process (one edge per stub) on the requests it will be measured with, so no
-    // target's first measured group pays for its JIT warming up.
+    // Warm-up: every process (one edge per stub) serves --warmup requests of the kinds it will be
+    // measured with before any group runs. V8 keeps optimizing functions for the first few
+    // thousand requests (--trace-opt: ~220 functions in the first 500 paced requests, still ~50
+    // per 500 after 1,500, a handful per 1,000 after 4,000); what is measured is a server that has
+    // been up for a while, not one whose compiler threads still share the 2 cores with it.
+    const warm = opts.warmup;
     for (const g of gateways) {
-      await runLoad(g.target(stub), jsonBody, 8, 300);
-      if (!streaming.includes(g)) continue;
-      await runLoad(g.target(stub), streamBody, 8, 300);
-      await runLoad(g.target(pacedStub), streamBody, 64, 128);
+      const stream = streaming.includes(g);
+      await runLoad(g.target(stub), jsonBody, 16, stream ? Math.ceil(warm / 2) : warm);
+      if (!stream) continue;
+      await runLoad(g.target(stub), streamBody, 16, Math.ceil(warm / 2));
+      await runLoad(g.target(pacedStub), streamBody, 64, warm, opts.chunks * opts['pace-ms']);
     }
     const scenarios = opts.scenarios.map((s) => {
       const scenario = SCENARIOS[s];
@@ -375,6 +388,7 @@ function report(rows: Row[], peers: string[], notes: string[]) {
       pacedChunkDelayMs: opts['pace-ms'],
       levels: opts.levels.map(Number),
       rounds: opts.rounds,
+      warmupRequestsPerProcess: opts.warmup,
       scale: opts.scale,
       edgeNodeOptions: EDGE_NODE_OPTIONS,
       baseline: opts.baseline || undefined,
