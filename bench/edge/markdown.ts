@@ -22,6 +22,7 @@ export function markdown(result: {
   device: { cpu?: string; cores: number };
   workload: {
     rounds?: number;
+    warmupRequestsPerProcess?: number;
     loadAverageAtStart: number[];
     loadAverageAtEnd: number[];
     pacedChunkDelayMs?: number;
@@ -32,8 +33,9 @@ export function markdown(result: {
 }): string {
   const added = result.addedLatency ?? [];
   const rounds = result.workload.rounds ?? 1;
+  const warmup = result.workload.warmupRequestsPerProcess;
   const lines = [
-    `Edge benchmark, ${result.date.slice(0, 10)}, commit ${result.commit.slice(0, 7)}${result.commit.endsWith('+dirty') ? ' (with uncommitted changes)' : ''}, ${result.device.cpu} (${result.device.cores} cores), load average ${result.workload.loadAverageAtStart.join(' / ')} at start, ${result.workload.loadAverageAtEnd.join(' / ')} at end${rounds > 1 ? `; medians over ${rounds} rounds, "added" taken against the direct call of the same round` : ''}.`,
+    `Edge benchmark, ${result.date.slice(0, 10)}, commit ${result.commit.slice(0, 7)}${result.commit.endsWith('+dirty') ? ' (with uncommitted changes)' : ''}, ${result.device.cpu} (${result.device.cores} cores), load average ${result.workload.loadAverageAtStart.join(' / ')} at start, ${result.workload.loadAverageAtEnd.join(' / ')} at end${rounds > 1 ? `; medians over ${rounds} rounds, "added" taken against the direct call of the same round` : ''}${warmup ? `; every process served ${warmup} warm-up requests first` : ''}.`,
     '',
     '| scenario | streams | target | req/s | TTFB p50 / p99 ms | total p50 / p99 ms | added TTFB p50 / p99 | added total p50 / p99 | × direct req/s | gateway CPU ms/req | load 1m |',
     '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
