@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { EDGE_NODE_OPTIONS } from '../bench/edge/processes.ts';
 import {
   choicesFor,
   type Dockerfile,
@@ -123,8 +124,10 @@ describe.each(finals)('%s --target %s', (path, name) => {
     const [node, ...entry] = execForm(lastOf(path, name, 'ENTRYPOINT')!.args)!;
     const cmd = execForm(lastOf(path, name, 'CMD')!.args)!;
     expect(node).toBe('node');
-    // Node options before the script (the edge's --single-threaded-gc) must be ones Node takes.
-    const { rest } = splitNodeArgv(entry);
+    // Node options before the script (the edge's --single-threaded-gc) must be ones Node takes,
+    // and the ones bench:edge measures the edge with.
+    const { nodeOptions, rest } = splitNodeArgv(entry);
+    expect(nodeOptions).toEqual(path === EDGE ? EDGE_NODE_OPTIONS : []);
     expect(resolveImagePath(file, name, rest[0]!)).toEqual({ repo: 'bin/edgeserve.js' });
     // Node comes from the official image, whatever the base.
     expect(resolveImagePath(file, name, '/usr/local/bin/node')).toEqual({

@@ -1,5 +1,6 @@
 /** deploy/systemd units: ExecStart runs the real CLI with real flags; stops drain on SIGTERM. */
 import { describe, expect, it } from 'vitest';
+import { EDGE_NODE_OPTIONS } from '../bench/edge/processes.ts';
 import { choicesFor, flagValues, helpFor, readRepo, splitNodeArgv } from './deploy-helpers.ts';
 
 function unit(name: string): Map<string, string> {
@@ -16,10 +17,13 @@ describe.each(units)('deploy/systemd/%s', (name) => {
   const u = unit(name);
   const [node, ...argv] = u.get('ExecStart')!.split(/\s+/);
   // Node options before the script (the edge's --single-threaded-gc) must be ones Node takes.
-  const [bin, sub, ...args] = splitNodeArgv(argv).rest;
+  const { nodeOptions, rest } = splitNodeArgv(argv);
+  const [bin, sub, ...args] = rest;
 
   it('starts the real CLI with a real subcommand, flags and choices', () => {
     expect(node).toBe('/usr/bin/node');
+    // The edge's are the ones bench:edge measures it with.
+    expect(nodeOptions).toEqual(name === 'edgeserve-edge.service' ? EDGE_NODE_OPTIONS : []);
     expect(bin).toBe(`${u.get('WorkingDirectory')}/bin/edgeserve.js`);
     const { flags } = helpFor(sub!);
     for (const arg of args.filter((a) => a.startsWith('--')))
