@@ -37,6 +37,6 @@ STOPSIGNAL SIGTERM
 # Garbage collection tuned for a latency-bound proxy (docs/benchmarks.md, "Edge"): one thread
 # collects (V8's parallel helpers wake other cores on every young collection: ~0.3 ms p50 and
 # ~4 ms p99 of added first-byte latency at 64 streams on 2 cores), and a 64 MB semi-space makes
-# young collections rarer (~0.3 ms p50 more, ~0.4 ms less CPU per stream, ~22 MB more RSS).
+# young collections rarer (~3.4 ms less p99 at steady state, for ~22 MB more RSS).
 ENTRYPOINT ["node", "--single-threaded-gc", "--max-semi-space-size=64", "/app/bin/edgeserve.js"]
 CMD ["edge", "--host", "0.0.0.0", "--port", "8787"]
