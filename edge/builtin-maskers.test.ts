@@ -183,6 +183,33 @@ describe('secret masker', () => {
     );
   });
 
+  it('holds a credential after "Bearer" exactly where the lookbehind pattern says', () => {
+    const bearer = builtinMaskers(['secret']).find((m) => m.maxMatchLength === 2048)!;
+    const after = /\b[Bb][Ee][Aa][Rr][Ee][Rr][ \t]{1,8}$/;
+    const oracle = (text: string) => {
+      let start = text.length;
+      while (start > 0 && /[A-Za-z0-9._~+/=-]/.test(text[start - 1]!)) start--;
+      const before = text.slice(Math.max(0, start - 20), start);
+      return start < text.length && after.test(before) ? start : text.length;
+    };
+    const some = (...options: string[]) =>
+      fc.array(fc.constantFrom(...options), { maxLength: 10 }).map((a) => a.join(''));
+    const text = fc
+      .tuple(
+        some('x', '7', ' ', '_', 'é', 'bearer'),
+        fc.constantFrom('bearer', 'Bearer', 'BEARER', 'bEaReR', 'bearr', ''),
+        some(' ', '\t'),
+        some('x', '7', '.', '='),
+      )
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(bearer.holdFrom!(t, 0)).toBe(oracle(t));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('masks private-key blocks, terminated or cut off', () => {
     const body = 'MIIEpAIBAAKCAQEA1234\nabcdEFGH+/==\n';
     const block = `-----BEGIN RSA PRIVATE KEY-----\n${body}-----END RSA PRIVATE KEY-----`;

@@ -33,6 +33,7 @@ function emailMasker(): Masker {
   return {
     kind: 'email',
     maxMatchLength: EMAIL_MAX,
+    starts: LOCAL_CHAR,
     findAll(text, from = 0, to) {
       // Every match holds an '@' after its start.
       if (text.indexOf('@', from) === -1) return [];
@@ -86,9 +87,10 @@ function spelledEmailMasker(): Masker {
   return {
     kind: 'email',
     maxMatchLength: SPELLED_MAX,
+    starts: LOCAL_CHAR,
     findAll(text, from = 0, to) {
-      // Every match holds an [at] token.
-      SPELLED_AT_TOKEN.lastIndex = 0;
+      // Every match holds an [at] token after its start.
+      SPELLED_AT_TOKEN.lastIndex = from;
       if (!SPELLED_AT_TOKEN.test(text)) return [];
       return scanCandidates(SPELLED_EMAIL_RE, text, [], undefined, from, to, LOCAL_CHAR);
     },
@@ -179,6 +181,7 @@ function phoneMasker(): Masker {
   return {
     kind: 'phone',
     maxMatchLength: PHONE_MAX,
+    starts: PHONE_START,
     findAll(text, from, to) {
       const out: Span[] = [];
       scanCandidates(INTL_PHONE_RE, text, out, intlPhoneLength, from, to, PHONE_START);
@@ -211,6 +214,7 @@ function cardMasker(): Masker {
   return {
     kind: 'card',
     maxMatchLength: CARD_MAX,
+    starts: CARD_START,
     findAll: (text, from, to) =>
       scanCandidates(CARD_RE, text, [], cardLength, from, to, CARD_START),
     holdFrom: (text, from) => trailingRunHold(text, CARD_RUN, CARD_START, CARD_MAX, from),
@@ -229,6 +233,7 @@ function ipMasker(): Masker {
   return {
     kind: 'ip',
     maxMatchLength: IP_MAX,
+    starts: IP_START,
     findAll: (text, from, to) =>
       scanCandidates(IP_RE, text, [], ipAddressLength, from, to, IP_START),
     holdFrom: (text, from) => trailingRunHold(text, IP_RUN, IP_START, IP_MAX, from),

@@ -10,7 +10,14 @@
  * emits text as soon as no candidate that more text could change starts before it.
  */
 import { MASK_CONTEXT_CHARS, type Masker, type Span } from './masker.ts';
-import { appendFolded, normalizeWithOffsets, type OffsetText } from './normalize.ts';
+import {
+  appendFolded,
+  midCodePoint,
+  normalizeWithOffsets,
+  type OffsetText,
+  originalEnd,
+  originalStart,
+} from './normalize.ts';
 
 export { BUILTIN_MASKER_KINDS, builtinMaskers } from './builtin-maskers.ts';
 export type { Masker, Span } from './masker.ts';
@@ -32,12 +39,12 @@ const byPriority = (a: Candidate, b: Candidate) =>
 
 /** First folded index at or after `i` that begins an original code point. */
 function boundaryUp(folded: OffsetText, i: number): number {
-  while (i > 0 && i < folded.text.length && folded.starts[i] === folded.starts[i - 1]) i++;
+  while (i > 0 && i < folded.text.length && midCodePoint(folded, i)) i++;
   return i;
 }
 
 function boundaryDown(folded: OffsetText, i: number): number {
-  while (i > 0 && i < folded.text.length && folded.starts[i] === folded.starts[i - 1]) i--;
+  while (i > 0 && i < folded.text.length && midCodePoint(folded, i)) i--;
   return i;
 }
 
@@ -54,11 +61,11 @@ function choose(sorted: Candidate[], from: number, limit: number, folded: Offset
   return { chosen, cursor };
 }
 
-function collect(masker: Masker, order: number, text: string, offset = 0, from = 0, to?: number) {
+function collect(masker: Masker, order: number, text: string) {
   return masker
-    .findAll(text, from, to)
+    .findAll(text)
     .filter((s) => s.end > s.start)
-    .map((s) => ({ start: s.start + offset, end: s.end + offset, order }));
+    .map((s) => ({ start: s.start, end: s.end, order }));
 }
 
 /** The original text of [from, to) with the chosen spans replaced; counts them. */
@@ -67,18 +74,19 @@ function render(
   folded: OffsetText,
   chosen: Candidate[],
   maskers: Masker[],
-  range: { from: number; to: number },
+  from: number,
+  to: number,
   counts: Record<string, number>,
 ): string {
   let out = '';
-  let pos = range.from;
+  let pos = from;
   for (const c of chosen) {
     const kind = maskers[c.order]!.kind;
-    out += `${original.slice(pos, folded.starts[c.start])}[REDACTED:${kind}]`;
-    pos = folded.ends[c.end - 1]!;
+    out += `${original.slice(pos, originalStart(folded, c.start))}[REDACTED:${kind}]`;
+    pos = originalEnd(folded, c.end - 1);
     counts[kind] = (counts[kind] ?? 0) + 1;
   }
-  return out + original.slice(pos, range.to);
+  return out + original.slice(pos, to);
 }
 
 /** Masks a whole text at once. */
@@ -88,36 +96,74 @@ export function maskText(text: string, maskers: Masker[]): MaskResult {
   const { chosen } = choose(candidates.sort(byPriority), 0, folded.text.length, folded);
   const counts: Record<string, number> = {};
   return {
-    text: render(text, folded, chosen, maskers, { from: 0, to: text.length }, counts),
+    text: render(text, folded, chosen, maskers, 0, text.length, counts),
     counts,
   };
 }
 
-/** Emitted text kept this far back for lookbehind; trimmed in steps of this size. */
-const TRIM_STEP = 1024;
+/**
+ * Emitted text is trimmed once this much more than MASK_CONTEXT_CHARS of it is kept: the retained
+ * text is copied whole when a chunk is appended and read, so it is kept short.
+ */
+const TRIM_STEP = 256;
+
+/**
+ * Per ASCII character, a bit for each of the first 32 maskers that declare `starts` and may begin
+ * a match with it. Built once per masker list (the services' list is shared by every stream).
+ */
+const startBitsCache = new WeakMap<Masker[], { bits: Uint32Array; masks: Uint32Array }>();
+function startBits(maskers: Masker[]) {
+  let cached = startBitsCache.get(maskers);
+  if (!cached) {
+    const bits = new Uint32Array(128);
+    // Per masker: its bit, or 0 for one that may start anywhere (no `starts`, or past 32).
+    const masks = new Uint32Array(maskers.length);
+    let next = 0;
+    maskers.forEach((m, i) => {
+      if (!m.starts || next === 32) return;
+      masks[i] = 2 ** next++;
+      for (let c = 0; c < 128; c++) if (m.starts[c]) bits[c]! |= masks[i]!;
+    });
+    cached = { bits, masks };
+    startBitsCache.set(maskers, cached);
+  }
+  return cached;
+}
 
 /**
  * Masks a text that arrives in chunks. `push` returns the text that is safe to emit now; `end`
  * returns the rest. Concatenated, they equal `maskText` of the whole text. Held back is only text
  * from the earliest position where a candidate could still start or grow (at most the largest
  * `maxMatchLength`, plus a split surrogate pair).
+ *
+ * Per chunk, a masker that declares `starts` is skipped outright when none of those characters
+ * occurs in the text it has not decided yet: no candidate can start there, so nothing is pending
+ * and nothing is to be found (on most chunks, most maskers).
  */
 export class StreamMasker {
   readonly counts: Record<string, number> = {};
   readonly #maskers: Masker[];
+  readonly #startBits: Uint32Array;
+  readonly #startMasks: Uint32Array;
+  /** Scratch: per undecided position p, the start bits of all characters in [p, end). */
+  #ahead = new Uint32Array(64);
   /** Retained original text: some already-emitted context, then the held-back part. */
   #original = '';
-  #folded: OffsetText = { text: '', starts: [], ends: [] };
+  #folded: OffsetText = { text: '', starts: null, ends: null };
   /** Folded and original index up to which output has been emitted. */
   #done = 0;
   #originalDone = 0;
   #highSurrogate = '';
   /** Per masker: folded index before which its candidates are final (and cached). */
-  #holds: number[];
+  readonly #holds: number[];
   #cached: Candidate[][];
+  #pending = 0;
 
   constructor(maskers: Masker[]) {
     this.#maskers = maskers;
+    const { bits, masks } = startBits(maskers);
+    this.#startBits = bits;
+    this.#startMasks = masks;
     this.#holds = maskers.map(() => 0);
     this.#cached = maskers.map(() => []);
   }
@@ -152,42 +198,79 @@ export class StreamMasker {
     this.#original += text;
   }
 
+  /** Fills `#ahead` for [done, n): which maskers' start characters occur at or after each p. */
+  #scanAhead(text: string, done: number, n: number): Uint32Array {
+    if (this.#ahead.length <= n - done) this.#ahead = new Uint32Array(2 * (n - done) + 1);
+    const ahead = this.#ahead;
+    const bits = this.#startBits;
+    let acc = 0;
+    ahead[n - done] = 0;
+    for (let p = n - 1; p >= done; p--) {
+      const c = text.charCodeAt(p);
+      if (c < 128) acc |= bits[c]!;
+      ahead[p - done] = acc;
+    }
+    return ahead;
+  }
+
   #drain(final: boolean): string {
     const folded = this.#folded;
-    const n = folded.text.length;
+    const text = folded.text;
+    const n = text.length;
+    const done = this.#done;
+    const ahead = this.#scanAhead(text, done, n);
     let limit = n;
-    let pending = false;
     for (let i = 0; i < this.#maskers.length; i++) {
       const m = this.#maskers[i]!;
-      const from = Math.max(this.#done, this.#holds[i]!);
-      const undecided = final
-        ? n
-        : Math.max(n - m.maxMatchLength, m.holdFrom?.(folded.text, from) ?? 0);
+      const from = Math.max(done, this.#holds[i]!);
+      const mask = this.#startMasks[i]!;
+      if (from >= n || (mask !== 0 && (ahead[from - done]! & mask) === 0)) {
+        // No candidate can start in [from, n): nothing pending, nothing to find.
+        this.#holds[i] = n;
+        continue;
+      }
+      const undecided = final ? n : Math.max(n - m.maxMatchLength, m.holdFrom?.(text, from) ?? 0);
       const hold = Math.max(from, undecided);
-      const cached = this.#cached[i]!;
       if (hold > from) {
         const offset = Math.max(0, from - MASK_CONTEXT_CHARS);
-        const spans = m.findAll(folded.text.slice(offset), from - offset, hold - offset);
+        const spans = m.findAll(
+          offset > 0 ? text.slice(offset) : text,
+          from - offset,
+          hold - offset,
+        );
         for (const s of spans) {
           const start = s.start + offset;
-          if (s.end > s.start && start >= from && start < hold)
-            cached.push({ start, end: s.end + offset, order: i });
+          if (s.end > s.start && start >= from && start < hold) {
+            this.#cached[i]!.push({ start, end: s.end + offset, order: i });
+            this.#pending++;
+          }
         }
       }
       this.#holds[i] = hold;
       if (hold < limit) limit = hold;
-      if (cached.length > 0) pending = true;
     }
-    // Usually no candidate is pending at all: then nothing to sort or filter.
-    const sorted = pending ? this.#cached.flat().sort(byPriority) : [];
-    const { chosen, cursor } = choose(sorted, this.#done, limit, folded);
-    const cut = Math.max(boundaryDown(folded, limit), cursor);
-    const originalCut = cut < n ? folded.starts[cut]! : this.#original.length;
-    const range = { from: this.#originalDone, to: originalCut };
-    const out = render(this.#original, folded, chosen, this.#maskers, range, this.counts);
+    let cut = boundaryDown(folded, limit);
+    let chosen: Candidate[] = [];
+    // Usually no candidate is pending at all: then nothing to sort, choose or filter.
+    if (this.#pending > 0) {
+      const picked = choose(this.#cached.flat().sort(byPriority), done, limit, folded);
+      chosen = picked.chosen;
+      cut = Math.max(cut, picked.cursor);
+      this.#cached = this.#cached.map((list) => list.filter((c) => c.start >= cut));
+      this.#pending = this.#cached.reduce((sum, list) => sum + list.length, 0);
+    }
+    const originalCut = cut < n ? originalStart(folded, cut) : this.#original.length;
+    const out = render(
+      this.#original,
+      folded,
+      chosen,
+      this.#maskers,
+      this.#originalDone,
+      originalCut,
+      this.counts,
+    );
     this.#done = cut;
     this.#originalDone = originalCut;
-    if (pending) this.#cached = this.#cached.map((list) => list.filter((c) => c.start >= cut));
     if (cut - MASK_CONTEXT_CHARS >= TRIM_STEP) this.#trim(cut - MASK_CONTEXT_CHARS);
     return out;
   }
@@ -197,16 +280,21 @@ export class StreamMasker {
     const folded = this.#folded;
     const keep = boundaryDown(folded, upTo);
     if (keep === 0) return;
-    const originalKeep = keep < folded.text.length ? folded.starts[keep]! : this.#originalDone;
+    const originalKeep =
+      keep < folded.text.length ? originalStart(folded, keep) : this.#originalDone;
     this.#original = this.#original.slice(originalKeep);
     folded.text = folded.text.slice(keep);
-    folded.starts = folded.starts.slice(keep).map((x) => x - originalKeep);
-    folded.ends = folded.ends.slice(keep).map((x) => x - originalKeep);
+    if (folded.starts !== null && folded.ends !== null) {
+      folded.starts = folded.starts.slice(keep).map((x) => x - originalKeep);
+      folded.ends = folded.ends.slice(keep).map((x) => x - originalKeep);
+    }
     this.#done -= keep;
     this.#originalDone -= originalKeep;
-    this.#holds = this.#holds.map((h) => Math.max(0, h - keep));
-    this.#cached = this.#cached.map((list) =>
-      list.map((c) => ({ ...c, start: c.start - keep, end: c.end - keep })),
-    );
+    for (let i = 0; i < this.#holds.length; i++)
+      this.#holds[i] = Math.max(0, this.#holds[i]! - keep);
+    if (this.#pending > 0)
+      this.#cached = this.#cached.map((list) =>
+        list.map((c) => ({ ...c, start: c.start - keep, end: c.end - keep })),
+      );
   }
 }

@@ -30,6 +30,13 @@ export interface Masker {
    * looked at: an answer below `from` counts as `from`. Lets a hold look only at new text.
    */
   holdFrom?(text: string, from?: number): number;
+  /**
+   * Every ASCII character a candidate can begin with, as an `asciiClass` table; a masker that
+   * declares it promises that no candidate begins with any other character (nor with a non-ASCII
+   * one). Optional: with it the streaming masker skips the masker, `holdFrom` and `findAll` both,
+   * for as long as none of these characters has arrived since what it has decided.
+   */
+  starts?: Uint8Array;
 }
 
 /** How far back a masker's lookbehind may look (the stream keeps this much emitted text). */

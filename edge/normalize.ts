@@ -42,12 +42,31 @@ export function normalizeForMatching(text: string): string {
     .trim();
 }
 
-/** Folded text plus, per folded UTF-16 unit, the original code point's [start, end). */
+/**
+ * Folded text plus, per folded UTF-16 unit, the original code point's [start, end). While every
+ * character appended has been ASCII (nearly always, in model output) the fold is the identity and
+ * the two arrays are not kept (null): `originalStart`/`originalEnd` read either form.
+ */
 export interface OffsetText {
   text: string;
-  starts: number[];
-  ends: number[];
+  starts: number[] | null;
+  ends: number[] | null;
 }
+
+export const originalStart = (folded: OffsetText, i: number): number =>
+  folded.starts === null ? i : folded.starts[i]!;
+
+export const originalEnd = (folded: OffsetText, i: number): number =>
+  folded.ends === null ? i + 1 : folded.ends[i]!;
+
+/** Whether a folded index is inside a code point, past its first folded unit. */
+export const midCodePoint = (folded: OffsetText, i: number): boolean =>
+  folded.starts !== null && folded.starts[i] === folded.starts[i - 1];
+
+const isAscii = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
+};
 
 const foldCache = new Map<string, string>();
 const FOLD_CACHE_LIMIT = 4096;
@@ -111,6 +130,17 @@ export function foldCodePoint(cp: string): string {
  * which is what lets the streaming masker agree with the one-shot one at every chunk boundary.
  */
 export function appendFolded(out: OffsetText, original: string, base: number): void {
+  if (out.starts === null || out.ends === null) {
+    // The identity so far (base is then the folded length): stays so while the text is ASCII.
+    if (isAscii(original)) {
+      out.text += original;
+      return;
+    }
+    const length = out.text.length;
+    out.starts = Array.from({ length }, (_, i) => i);
+    out.ends = Array.from({ length }, (_, i) => i + 1);
+  }
+  const { starts, ends } = out;
   let text = '';
   for (let i = 0; i < original.length; ) {
     const code = original.charCodeAt(i);
@@ -118,8 +148,8 @@ export function appendFolded(out: OffsetText, original: string, base: number): v
     const folded =
       width === 1 && code < 0x80 ? original[i]! : foldCodePoint(original.slice(i, i + width));
     for (let k = 0; k < folded.length; k++) {
-      out.starts.push(base + i);
-      out.ends.push(base + i + width);
+      starts.push(base + i);
+      ends.push(base + i + width);
     }
     text += folded;
     i += width;
@@ -128,7 +158,7 @@ export function appendFolded(out: OffsetText, original: string, base: number): v
 }
 
 export function normalizeWithOffsets(original: string): OffsetText {
-  const out: OffsetText = { text: '', starts: [], ends: [] };
+  const out: OffsetText = { text: '', starts: null, ends: null };
   appendFolded(out, original, 0);
   return out;
 }

@@ -87,8 +87,9 @@ function tokenHold(family: TokenFamily, starts: Uint8Array, text: string, from =
   if (i === n) return n;
   let hold = n;
   const partials = partialsOf(family);
-  family.prefixes.forEach((prefix, i) => {
-    for (const partial of partials[i]!)
+  for (let k = 0; k < family.prefixes.length; k++) {
+    const prefix = family.prefixes[k]!;
+    for (const partial of partials[k]!)
       if (partial.length <= runLength && text.endsWith(partial)) {
         hold = Math.min(hold, n - partial.length);
         break;
@@ -98,7 +99,7 @@ function tokenHold(family: TokenFamily, starts: Uint8Array, text: string, from =
       if (next === at) hold = at;
       else at = text.indexOf(prefix, next);
     }
-  });
+  }
   return hold;
 }
 
@@ -109,6 +110,7 @@ function tokenMasker(family: TokenFamily): Masker {
   return {
     kind: 'secret',
     maxMatchLength: family.maxLength,
+    starts,
     findAll: (text, from, to) => scanCandidates(re, text, [], undefined, from, to, starts),
     holdFrom: (text, from) => tokenHold(family, starts, text, from),
   };
@@ -122,7 +124,23 @@ const BEARER_RE = new RegExp(
   `(?<=${BEARER})(?=[A-Za-z._~+/=-]*\\d)[A-Za-z0-9._~+/=-]{8,${BEARER_MAX}}`,
   'g',
 );
-const AFTER_BEARER_RE = new RegExp(`${BEARER}$`);
+
+/**
+ * Whether the text just before `end` is BEARER: the word "bearer" (any case, not inside a word),
+ * then 1 to 8 blanks. What the pattern's lookbehind asks, without a slice and a regex per chunk.
+ */
+function bearerEndsAt(text: string, end: number): boolean {
+  let word = end;
+  while (word > 0 && end - word < 8 && isBlank(text.charCodeAt(word - 1))) word--;
+  if (word === end || word < 6) return false;
+  if (isBlank(text.charCodeAt(word - 1))) return false; // a ninth blank
+  for (let k = 0; k < 6; k++)
+    if ((text.charCodeAt(word - 6 + k) | 0x20) !== BEARER_LOWER[k]) return false;
+  return word === 6 || !inClass(WORD_CHAR, text, word - 7);
+}
+const isBlank = (c: number) => c === 32 || c === 9;
+const BEARER_LOWER = [...'bearer'].map((c) => c.charCodeAt(0));
+const WORD_CHAR = asciiClass(/\w/);
 const BEARER_WORD_RE = /[Bb][Ee][Aa][Rr][Ee][Rr]/g;
 /** How far before a credential its "Bearer" may begin: the word and up to 8 blanks. */
 const BEARER_LEAD = 6 + 8;
@@ -139,10 +157,10 @@ function bearerMasker(): Masker {
       if (word === null || word.index >= to) return [];
       return scanCandidates(BEARER_RE, text, [], undefined, from, to, CREDENTIAL_RUN);
     },
+    starts: CREDENTIAL_RUN,
     holdFrom(text, from) {
       const start = trailingRunHold(text, CREDENTIAL_RUN, CREDENTIAL_RUN, BEARER_MAX, from);
-      const before = text.slice(Math.max(0, start - 20), start);
-      return start < text.length && AFTER_BEARER_RE.test(before) ? start : text.length;
+      return start < text.length && bearerEndsAt(text, start) ? start : text.length;
     },
   };
 }
@@ -161,19 +179,21 @@ const PEM_START = asciiClass(/-/);
 const PEM_END_RE = new RegExp(PEM_END);
 const PEM_HEADER_MAX = 10 + 40 + 11 + 6 + 5;
 const PEM_MAX = 2 * PEM_HEADER_MAX + PEM_BODY_MAX;
+/** "-----BEGIN" cut after each length: how a header may have begun at the end of the text. */
+const PEM_OPENINGS = Array.from({ length: 11 }, (_, k) => '-----BEGIN'.slice(0, k));
 
 /** Earliest "-----BEGIN …" that is (or may become) a private-key header still without its END. */
-function pemHold(text: string): number {
+function pemHold(text: string, from = 0): number {
   const n = text.length;
-  for (let p = text.indexOf('-----BEGIN', Math.max(0, n - PEM_MAX)); p !== -1; ) {
+  for (let p = text.indexOf('-----BEGIN', Math.max(from, n - PEM_MAX)); p !== -1; ) {
     const rest = text.slice(p);
     if (PEM_BEGIN_AT.test(rest)) {
       if (!PEM_END_RE.test(rest)) return p;
     } else if (rest.length < PEM_HEADER_MAX && /^[A-Z0-9 -]*$/.test(rest)) return p;
     p = text.indexOf('-----BEGIN', p + 1);
   }
-  for (let k = Math.min(10, n); k > 0; k--)
-    if ('-----BEGIN'.startsWith(text.slice(n - k))) return n - k;
+  for (let k = Math.min(PEM_OPENINGS.length - 1, n); k > 0; k--)
+    if (text.endsWith(PEM_OPENINGS[k]!)) return n - k;
   return n;
 }
 
@@ -181,6 +201,7 @@ function pemMasker(): Masker {
   return {
     kind: 'secret',
     maxMatchLength: PEM_MAX,
+    starts: PEM_START,
     findAll: (text, from, to) => scanCandidates(PEM_RE, text, [], undefined, from, to, PEM_START),
     holdFrom: pemHold,
   };
