@@ -101,3 +101,15 @@ describe('SseParser under any chunking', () => {
     );
   });
 });
+
+describe('SseParser field rules', () => {
+  it('reads fields with and without a colon or a space, and ignores unknown ones', () => {
+    const parser = new SseParser();
+    const text = 'data\ndata:a:b\ndatax: no\nretry: 5\nevent:e\nid\n\ndata: [DONE]\r\n\r\n';
+    expect(parser.push(text)).toEqual([
+      { data: '\na:b', event: 'e', id: '' },
+      { data: '[DONE]', id: '' },
+    ]);
+    expect(parser.end()).toEqual([]);
+  });
+});

@@ -23,23 +23,38 @@ export interface SseMessage {
  * data joined with `\n`). Feed it text in arbitrary chunks; it returns the events completed so far.
  */
 export class SseParser {
+  /** An incomplete last line, waiting for its line end. */
   private buffer = '';
+  /** The current event's data lines so far. */
   private data: string[] = [];
   private event: string | undefined;
   private id: string | undefined;
 
   push(chunk: string): SseMessage[] {
-    this.buffer += chunk;
+    const text = this.buffer + chunk;
     const out: SseMessage[] = [];
+    // Lines are read in place, by index (no regex, no slice of the rest per line); a '\r' is
+    // looked for only where one is left (most streams have none).
+    let pos = 0;
+    let cr = text.indexOf('\r');
     for (;;) {
-      const match = /\r\n|\r|\n/.exec(this.buffer);
-      if (!match) break;
-      // A lone trailing '\r' may be the first half of '\r\n': wait for more input.
-      if (match[0] === '\r' && match.index === this.buffer.length - 1) break;
-      const line = this.buffer.slice(0, match.index);
-      this.buffer = this.buffer.slice(match.index + match[0].length);
-      this.line(line, out);
+      const lf = text.indexOf('\n', pos);
+      if (cr !== -1 && cr < pos) cr = text.indexOf('\r', pos);
+      let end: number;
+      let next: number;
+      if (cr !== -1 && (lf === -1 || cr < lf)) {
+        // A lone trailing '\r' may be the first half of '\r\n': wait for more input.
+        if (cr === text.length - 1) break;
+        end = cr;
+        next = text.charCodeAt(cr + 1) === 10 ? cr + 2 : cr + 1;
+      } else if (lf !== -1) {
+        end = lf;
+        next = lf + 1;
+      } else break;
+      this.line(text, pos, end, out);
+      pos = next;
     }
+    this.buffer = pos === 0 ? text : text.slice(pos);
     return out;
   }
 
@@ -47,33 +62,38 @@ export class SseParser {
   end(): SseMessage[] {
     const out: SseMessage[] = [];
     // At the end of input a trailing '\r' is a whole line end, not half of a '\r\n'.
-    const last = this.buffer.endsWith('\r') ? this.buffer.slice(0, -1) : this.buffer;
-    if (this.buffer) this.line(last, out);
+    const last = this.buffer;
+    if (last) this.line(last, 0, last.endsWith('\r') ? last.length - 1 : last.length, out);
     this.buffer = '';
-    this.line('', out);
+    this.line('', 0, 0, out);
     return out;
   }
 
-  private line(line: string, out: SseMessage[]): void {
-    if (line === '') {
+  /** The line `text[start, end)`. */
+  private line(text: string, start: number, end: number, out: SseMessage[]): void {
+    if (start === end) {
       if (this.data.length > 0) {
-        const msg: SseMessage = { data: this.data.join('\n') };
+        const data = this.data;
+        const msg: SseMessage = { data: data.length === 1 ? data[0]! : data.join('\n') };
         if (this.event !== undefined) msg.event = this.event;
         if (this.id !== undefined) msg.id = this.id;
         out.push(msg);
+        this.data = [];
       }
-      this.data = [];
       this.event = undefined;
       return;
     }
-    if (line.startsWith(':')) return;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') this.data.push(value);
-    else if (field === 'event') this.event = value;
-    else if (field === 'id') this.id = value;
+    if (text.charCodeAt(start) === 0x3a) return; // ':' starts a comment
+    let colon = text.indexOf(':', start);
+    if (colon >= end) colon = -1;
+    const fieldEnd = colon === -1 ? end : colon;
+    let valueStart = colon === -1 ? end : colon + 1;
+    if (valueStart < end && text.charCodeAt(valueStart) === 0x20) valueStart++;
+    const field = fieldEnd - start;
+    if (field === 4 && text.startsWith('data', start)) this.data.push(text.slice(valueStart, end));
+    else if (field === 5 && text.startsWith('event', start))
+      this.event = text.slice(valueStart, end);
+    else if (field === 2 && text.startsWith('id', start)) this.id = text.slice(valueStart, end);
   }
 }
 
