@@ -46,16 +46,46 @@ export class EdgeReply {
 export const isSse = (contentType: string | null) => !!contentType?.includes('text/event-stream');
 export const isJson = (contentType: string | null) => !!contentType?.includes('application/json');
 
-/** Parses an SSE byte stream into items. */
-export async function* parseSse(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<SseItem[]> {
-  const parser = new SseParser();
-  const decoder = new TextDecoder();
-  for await (const chunk of chunks) {
-    const batch = parser.push(decoder.decode(chunk, { stream: true })).map((m) => toItem(m.data));
-    if (batch.length) yield batch;
+/** Parses an SSE byte stream into items: one batch per read that completed any events. */
+export const parseSse = (chunks: AsyncIterable<Uint8Array>): AsyncIterableIterator<SseItem[]> =>
+  new SseItems(chunks[Symbol.asyncIterator]());
+
+/** `parseSse`'s iterator: a plain one rather than an async generator (it is on every chunk's path). */
+class SseItems implements AsyncIterableIterator<SseItem[]> {
+  readonly #parser = new SseParser();
+  readonly #decoder = new TextDecoder();
+  #over = false;
+
+  constructor(private readonly chunks: AsyncIterator<Uint8Array>) {}
+
+  async next(): Promise<IteratorResult<SseItem[]>> {
+    while (!this.#over) {
+      const next = await this.chunks.next();
+      if (next.done) {
+        this.#over = true;
+        const rest = this.#parser.end().map((m) => toItem(m.data));
+        if (rest.length) return { value: rest, done: false };
+        break;
+      }
+      const text = this.#decoder.decode(next.value, { stream: true });
+      const batch = this.#parser.push(text).map((m) => toItem(m.data));
+      if (batch.length) return { value: batch, done: false };
+    }
+    return { value: undefined, done: true };
   }
-  const rest = parser.end().map((m) => toItem(m.data));
-  if (rest.length) yield rest;
+
+  /** Gives the rest up: the byte stream is closed too. */
+  async return(): Promise<IteratorResult<SseItem[]>> {
+    if (!this.#over) {
+      this.#over = true;
+      await this.chunks.return?.();
+    }
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
 
 function toItem(data: string): SseItem {

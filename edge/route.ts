@@ -137,7 +137,13 @@ export class BackendRouter {
         controller.abort();
         release();
       };
-      const chunks = this.readBody(backend, response, controller, release);
+      const chunks = new WatchedBody(
+        { idleTimeoutMs: this.config.idleTimeoutMs, onUpstreamError: this.onUpstreamError },
+        backend,
+        response,
+        controller,
+        release,
+      );
       return { backend, response, chunks, abort };
     } catch (err) {
       release();
@@ -163,54 +169,92 @@ export class BackendRouter {
     if (/TIMEOUT/i.test(reason)) return gatewayTimeout('Backend connection timed out.');
     return badGateway(`Backend request failed (${reason}).`);
   }
+}
 
-  /** The response body; a stall or failure midway marks the backend unhealthy. */
-  private async *readBody(
-    backend: Backend,
-    response: UpstreamResponse,
-    controller: AbortController,
-    release: () => void,
-  ): AsyncGenerator<Uint8Array> {
-    if (!response.body) return release();
-    const chunks = response.body[Symbol.asyncIterator]();
-    let idle = false;
-    // One timer per response, re-armed when it fires early: cheaper than one per chunk. Only
-    // time spent waiting on the backend counts, not time the client takes to read.
-    const idleMs = this.config.idleTimeoutMs;
-    let waitingSince: number | null = Date.now();
-    let timer: ReturnType<typeof setTimeout>;
-    const arm = (ms: number) => {
-      timer = setTimeout(() => {
-        const quietMs = waitingSince === null ? 0 : Date.now() - waitingSince;
-        if (quietMs < idleMs) return arm(idleMs - quietMs);
-        idle = true;
-        controller.abort();
-      }, ms);
-    };
-    arm(idleMs);
-    try {
-      for (;;) {
-        waitingSince = Date.now();
-        const next = await chunks.next();
-        waitingSince = null;
-        if (next.done) return;
-        yield next.value;
-      }
-    } catch (err) {
-      if (controller.signal.aborted && !idle) throw clientClosed();
-      const reason = idle
-        ? 'idle timeout mid-response'
-        : `failed mid-response (${describeNetworkError(err)})`;
-      backend.markUnhealthy(reason);
-      this.onUpstreamError(reason);
-      throw idle
-        ? gatewayTimeout('Backend stalled mid-response.')
-        : badGateway('Backend failed mid-response.');
-    } finally {
-      clearTimeout(timer!);
-      release();
-      response.cancel();
+const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
+
+/**
+ * A backend's response body, read under the idle timeout; a stall or a failure midway marks the
+ * backend unhealthy. Once it has ended, failed or been given up (`return`), the timer is cleared,
+ * the backend released and the response cancelled. A plain iterator rather than an async
+ * generator: it sits on every chunk's path.
+ */
+class WatchedBody implements AsyncIterableIterator<Uint8Array> {
+  readonly #chunks: AsyncIterator<Uint8Array> | null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the read now pending began (null while none is): only time spent waiting counts. */
+  #waitingSince: number | null = null;
+  #idle = false;
+  #over = false;
+
+  constructor(
+    private readonly router: { idleTimeoutMs: number; onUpstreamError: (reason: string) => void },
+    private readonly backend: Backend,
+    private readonly response: UpstreamResponse,
+    private readonly controller: AbortController,
+    private readonly release: () => void,
+  ) {
+    this.#chunks = response.body ? response.body[Symbol.asyncIterator]() : null;
+  }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.#over) return DONE;
+    if (this.#chunks === null) {
+      this.#finish();
+      return DONE;
     }
+    // One timer per response, armed at the first read and re-armed when it fires early: cheaper
+    // than one per chunk.
+    if (this.#timer === undefined) this.#arm(this.router.idleTimeoutMs);
+    this.#waitingSince = Date.now();
+    try {
+      const next = await this.#chunks.next();
+      this.#waitingSince = null;
+      if (next.done) this.#finish();
+      return next;
+    } catch (err) {
+      this.#finish();
+      throw this.#failure(err);
+    }
+  }
+
+  return(): Promise<IteratorResult<Uint8Array>> {
+    this.#finish();
+    return Promise.resolve(DONE);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => {
+      const idleMs = this.router.idleTimeoutMs;
+      const quietMs = this.#waitingSince === null ? 0 : Date.now() - this.#waitingSince;
+      if (quietMs < idleMs) return this.#arm(idleMs - quietMs);
+      this.#idle = true;
+      this.controller.abort();
+    }, ms);
+  }
+
+  #failure(err: unknown): HttpError {
+    if (this.controller.signal.aborted && !this.#idle) return clientClosed();
+    const reason = this.#idle
+      ? 'idle timeout mid-response'
+      : `failed mid-response (${describeNetworkError(err)})`;
+    this.backend.markUnhealthy(reason);
+    this.router.onUpstreamError(reason);
+    return this.#idle
+      ? gatewayTimeout('Backend stalled mid-response.')
+      : badGateway('Backend failed mid-response.');
+  }
+
+  #finish(): void {
+    if (this.#over) return;
+    this.#over = true;
+    clearTimeout(this.#timer);
+    this.release();
+    this.response.cancel();
   }
 }
 

@@ -193,6 +193,23 @@ describe('edge routing', () => {
     expect(events.at(-1)).toBe('[DONE]');
   });
 
+  it('stops the upstream request when the client walks away mid-stream, and keeps the backend healthy', async () => {
+    const [a] = await stubs({ chunkDelayMs: 50, reply: 'w'.repeat(400) });
+    const edge = await edgeFor([a!.url], { routing: { healthCheckIntervalMs: 60_000 } });
+    const controller = new AbortController();
+    const res = await chat(edge, chatBody('leave', { stream: true, temperature: 1 }), {
+      signal: controller.signal,
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await waitFor(() => a!.inFlight === 1);
+    controller.abort();
+    await waitFor(() => a!.inFlight === 0);
+    const { status, body } = await health(edge);
+    expect(status).toBe(200);
+    expect(body.backends[0]).toMatchObject({ healthy: true, outstanding: 0 });
+  });
+
   it('answers 504 when the backend does not answer in time, 502 when it fails', async () => {
     const [slow] = await stubs({ firstByteDelayMs: 3000 });
     const edge = await edgeFor([slow!.url], { routing: { firstByteTimeoutMs: 200 } });
