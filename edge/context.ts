@@ -5,6 +5,7 @@
 import type { Registry } from '../shared/metrics.ts';
 import type { Authenticator, Principal } from './auth.ts';
 import type { ResponseCache, SecondLevelCache } from './cache.ts';
+import type { AbortLike } from './cancel.ts';
 import type { EdgeConfig } from './config.ts';
 import type { Filter } from './filter.ts';
 import type { Sha256Hex } from './hash.ts';
@@ -30,7 +31,7 @@ export interface EdgeRequest {
   method: string;
   url: string;
   headers: HeaderReader;
-  signal: AbortSignal;
+  signal: AbortLike;
   body: ReadableStream<Uint8Array> | null;
   /** The whole body, already read by the runtime (at most the size limit plus one byte). */
   bodyBytes?: Uint8Array;
@@ -74,7 +75,7 @@ export interface RequestState {
   route: string;
   /** Headers every response to this request carries (rate limits, x-cache). */
   headers: Record<string, string>;
-  signal: AbortSignal;
+  signal: AbortLike;
   /** Keeps the runtime alive for work after the response (Workers' ctx.waitUntil). */
   waitUntil: (work: Promise<unknown>) => void;
   endpoint?: Endpoint;

@@ -7,6 +7,7 @@
  * runtimes.
  */
 import { Agent, type Dispatcher, errors } from 'undici';
+import type { AbortLike } from './cancel.ts';
 import type { RoutingConfig } from './config.ts';
 import { ResponseBody } from './response-body.ts';
 import type { FetchUpstream, UpstreamInit, UpstreamResponse } from './upstream.ts';
@@ -31,8 +32,8 @@ export function createNodeUpstream(routing: RoutingConfig): NodeUpstream {
 }
 
 /** What the signal's abort hands undici: its reason, as undici's request API does. */
-const abortReason = (signal: AbortSignal): Error =>
-  signal.reason ?? new errors.RequestAbortedError();
+const abortReason = (signal: AbortLike): Error =>
+  (signal.reason as Error | undefined) ?? new errors.RequestAbortedError();
 
 /**
  * One request: resolves at the response's headers with its body still arriving, rejects if it

@@ -16,6 +16,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createEdgeApp, type EdgeApp } from './app.ts';
+import { type AbortLike, Cancellation } from './cancel.ts';
 import type { EdgeConfig } from './config.ts';
 import type { EdgeRequest, HeaderReader, LogRecord } from './context.ts';
 import { BackendDiscovery, type DnsResolver, isDiscoverySpec } from './discovery.ts';
@@ -172,14 +173,14 @@ function trackIdleSockets(server: Server): Set<Socket> {
 }
 
 async function serve(app: EdgeApp, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const controller = new AbortController();
+  const clientGone = new Cancellation();
   res.on('close', () => {
-    if (!res.writableFinished) controller.abort();
+    if (!res.writableFinished) clientGone.abort();
   });
   try {
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     const body = hasBody ? await readBody(req, app.services.config.input.maxBodyBytes) : undefined;
-    const reply = await app.handle(new NodeRequest(req, body, controller.signal));
+    const reply = await app.handle(new NodeRequest(req, body, clientGone));
     await (reply instanceof RenderedReply ? writeRendered(reply, res) : writeResponse(reply, res));
   } catch {
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
@@ -223,7 +224,7 @@ class NodeRequest implements EdgeRequest {
   constructor(
     req: IncomingMessage,
     readonly bodyBytes: Uint8Array | undefined,
-    readonly signal: AbortSignal,
+    readonly signal: AbortLike,
   ) {
     this.method = req.method ?? 'GET';
     this.url = `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;

@@ -6,6 +6,7 @@
  * arrived is retried on another backend; timeouts are not (the work may be under way).
  */
 import { badGateway, gatewayTimeout, HttpError, serviceUnavailable } from '../shared/errors.ts';
+import { type AbortLike, Cancellation } from './cancel.ts';
 import type { RoutingConfig } from './config.ts';
 import {
   type Backend,
@@ -22,7 +23,7 @@ export interface UpstreamRequest {
   body?: string;
   affinityKey?: string;
   /** Fires when the client has gone away. */
-  signal: AbortSignal;
+  signal: AbortLike;
 }
 
 /** A backend's response, with its body read under the idle timeout. */
@@ -110,7 +111,7 @@ export class BackendRouter {
 
   /** One try: a Forwarded, or a retryable HttpError; throws what must not be retried. */
   private async attempt(backend: Backend, req: UpstreamRequest): Promise<Forwarded | HttpError> {
-    const controller = new AbortController();
+    const controller = new Cancellation();
     const onClientGone = () => controller.abort();
     req.signal.addEventListener('abort', onClientGone);
     backend.outstanding++;
@@ -127,7 +128,7 @@ export class BackendRouter {
         method: req.method,
         headers: req.headers,
         body: req.body,
-        signal: controller.signal,
+        signal: controller,
       });
       if (response.status >= 500 && response.status !== 503)
         backend.requestFailed(this.now(), `answered ${response.status}`);
@@ -156,16 +157,14 @@ export class BackendRouter {
   private failure(
     backend: Backend,
     err: unknown,
-    controller: AbortController,
-    client: AbortSignal,
+    controller: Cancellation,
+    client: AbortLike,
   ): HttpError {
     if (client.aborted) throw clientClosed();
-    const reason =
-      controller.signal.reason === TIMEOUT ? 'first-byte timeout' : describeNetworkError(err);
+    const reason = controller.reason === TIMEOUT ? 'first-byte timeout' : describeNetworkError(err);
     backend.requestFailed(this.now(), reason);
     this.onUpstreamError(reason);
-    if (controller.signal.reason === TIMEOUT)
-      throw gatewayTimeout('Backend did not answer in time.');
+    if (controller.reason === TIMEOUT) throw gatewayTimeout('Backend did not answer in time.');
     if (/TIMEOUT/i.test(reason)) return gatewayTimeout('Backend connection timed out.');
     return badGateway(`Backend request failed (${reason}).`);
   }
@@ -191,7 +190,7 @@ class WatchedBody implements AsyncIterableIterator<Uint8Array> {
     private readonly router: { idleTimeoutMs: number; onUpstreamError: (reason: string) => void },
     private readonly backend: Backend,
     private readonly response: UpstreamResponse,
-    private readonly controller: AbortController,
+    private readonly controller: Cancellation,
     private readonly release: () => void,
   ) {
     this.#chunks = response.body ? response.body[Symbol.asyncIterator]() : null;
@@ -238,7 +237,7 @@ class WatchedBody implements AsyncIterableIterator<Uint8Array> {
   }
 
   #failure(err: unknown): HttpError {
-    if (this.controller.signal.aborted && !this.#idle) return clientClosed();
+    if (this.controller.aborted && !this.#idle) return clientClosed();
     const reason = this.#idle
       ? 'idle timeout mid-response'
       : `failed mid-response (${describeNetworkError(err)})`;

@@ -4,13 +4,14 @@
  * request failures (open for a cooldown after N in a row, then one trial request), and the number
  * of requests in flight (the load the router balances on).
  */
+import { type AbortLike, toAbortSignal } from './cancel.ts';
 import type { RoutingConfig } from './config.ts';
 
 export interface UpstreamInit {
   method: string;
   headers: Record<string, string>;
   body?: string;
-  signal: AbortSignal;
+  signal: AbortLike;
 }
 
 /**
@@ -56,7 +57,7 @@ async function* readChunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uin
 export const fetchUpstreamVia =
   (fetchFn: typeof fetch): FetchUpstream =>
   async (url, init) =>
-    fromFetchResponse(await fetchFn(url, init));
+    fromFetchResponse(await fetchFn(url, { ...init, signal: toAbortSignal(init.signal) }));
 
 export interface BackendState {
   url: string;
