@@ -24,7 +24,9 @@ export class Cancellation implements AbortLike {
   #listeners: (() => void)[] | null = null;
 
   addEventListener(_type: 'abort', listener: () => void): void {
-    if (!this.aborted) (this.#listeners ??= []).push(listener);
+    if (this.aborted) return;
+    if (this.#listeners === null) this.#listeners = [listener];
+    else this.#listeners.push(listener);
   }
 
   removeEventListener(_type: 'abort', listener: () => void): void {
