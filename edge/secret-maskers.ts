@@ -118,32 +118,36 @@ function tokenMasker(family: TokenFamily): Masker {
 
 // The credential after "Bearer" (the scheme word stays visible). It must hold a digit, so prose
 // such as "bearer authentication" is not a credential.
-const BEARER = '\\b[Bb][Ee][Aa][Rr][Ee][Rr][ \\t]{1,8}';
+/** Most blanks between the word and the credential. */
+const BEARER_BLANKS_MAX = 8;
+const BEARER = `\\b[Bb][Ee][Aa][Rr][Ee][Rr][ \\t]{1,${BEARER_BLANKS_MAX}}`;
 const BEARER_MAX = 2048;
 const BEARER_RE = new RegExp(
   `(?<=${BEARER})(?=[A-Za-z._~+/=-]*\\d)[A-Za-z0-9._~+/=-]{8,${BEARER_MAX}}`,
   'g',
 );
+const BEARER_LOWER = [...'bearer'].map((c) => c.charCodeAt(0));
+const BEARER_WORD_LENGTH = BEARER_LOWER.length;
 
 /**
  * Whether the text just before `end` is BEARER: the word "bearer" (any case, not inside a word),
- * then 1 to 8 blanks. What the pattern's lookbehind asks, without a slice and a regex per chunk.
+ * then 1 to BEARER_BLANKS_MAX blanks. What the pattern's lookbehind asks, without a slice and a
+ * regex per chunk.
  */
 function bearerEndsAt(text: string, end: number): boolean {
   let word = end;
-  while (word > 0 && end - word < 8 && isBlank(text.charCodeAt(word - 1))) word--;
-  if (word === end || word < 6) return false;
-  if (isBlank(text.charCodeAt(word - 1))) return false; // a ninth blank
-  for (let k = 0; k < 6; k++)
-    if ((text.charCodeAt(word - 6 + k) | 0x20) !== BEARER_LOWER[k]) return false;
-  return word === 6 || !inClass(WORD_CHAR, text, word - 7);
+  while (word > 0 && end - word < BEARER_BLANKS_MAX && isBlank(text.charCodeAt(word - 1))) word--;
+  if (word === end || word < BEARER_WORD_LENGTH) return false;
+  if (isBlank(text.charCodeAt(word - 1))) return false; // one blank too many
+  for (let k = 0; k < BEARER_WORD_LENGTH; k++)
+    if ((text.charCodeAt(word - BEARER_WORD_LENGTH + k) | 0x20) !== BEARER_LOWER[k]) return false;
+  return word === BEARER_WORD_LENGTH || !inClass(WORD_CHAR, text, word - BEARER_WORD_LENGTH - 1);
 }
 const isBlank = (c: number) => c === 32 || c === 9;
-const BEARER_LOWER = [...'bearer'].map((c) => c.charCodeAt(0));
 const WORD_CHAR = asciiClass(/\w/);
 const BEARER_WORD_RE = /[Bb][Ee][Aa][Rr][Ee][Rr]/g;
-/** How far before a credential its "Bearer" may begin: the word and up to 8 blanks. */
-const BEARER_LEAD = 6 + 8;
+/** How far before a credential its "Bearer" may begin: the word and its blanks. */
+const BEARER_LEAD = BEARER_WORD_LENGTH + BEARER_BLANKS_MAX;
 const CREDENTIAL_RUN = asciiClass(/[A-Za-z0-9._~+/=-]/);
 
 function bearerMasker(): Masker {
