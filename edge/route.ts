@@ -139,7 +139,8 @@ export class BackendRouter {
         release();
       };
       const chunks = new WatchedBody(
-        { idleTimeoutMs: this.config.idleTimeoutMs, onUpstreamError: this.onUpstreamError },
+        this.config,
+        this.onUpstreamError,
         backend,
         response,
         controller,
@@ -187,7 +188,8 @@ class WatchedBody implements AsyncIterableIterator<Uint8Array> {
   #over = false;
 
   constructor(
-    private readonly router: { idleTimeoutMs: number; onUpstreamError: (reason: string) => void },
+    private readonly config: RoutingConfig,
+    private readonly onUpstreamError: (reason: string) => void,
     private readonly backend: Backend,
     private readonly response: UpstreamResponse,
     private readonly controller: Cancellation,
@@ -204,7 +206,7 @@ class WatchedBody implements AsyncIterableIterator<Uint8Array> {
     }
     // One timer per response, armed at the first read and re-armed when it fires early: cheaper
     // than one per chunk.
-    if (this.#timer === undefined) this.#arm(this.router.idleTimeoutMs);
+    if (this.#timer === undefined) this.#arm(this.config.idleTimeoutMs);
     this.#waitingSince = Date.now();
     try {
       const next = await this.#chunks.next();
@@ -228,7 +230,7 @@ class WatchedBody implements AsyncIterableIterator<Uint8Array> {
 
   #arm(ms: number): void {
     this.#timer = setTimeout(() => {
-      const idleMs = this.router.idleTimeoutMs;
+      const idleMs = this.config.idleTimeoutMs;
       const quietMs = this.#waitingSince === null ? 0 : Date.now() - this.#waitingSince;
       if (quietMs < idleMs) return this.#arm(idleMs - quietMs);
       this.#idle = true;
@@ -242,7 +244,7 @@ class WatchedBody implements AsyncIterableIterator<Uint8Array> {
       ? 'idle timeout mid-response'
       : `failed mid-response (${describeNetworkError(err)})`;
     this.backend.markUnhealthy(reason);
-    this.router.onUpstreamError(reason);
+    this.onUpstreamError(reason);
     return this.#idle
       ? gatewayTimeout('Backend stalled mid-response.')
       : badGateway('Backend failed mid-response.');
