@@ -6,6 +6,7 @@
  */
 import { type HttpError, toHttpError } from '../shared/errors.ts';
 import { SSE_DONE, SseParser } from '../shared/sse.ts';
+import { Utf8Stream } from '../shared/utf8.ts';
 
 /**
  * One SSE event: parsed JSON data, or raw data (e.g. `[DONE]`). `raw` is the text the JSON was
@@ -53,7 +54,7 @@ export const parseSse = (chunks: AsyncIterable<Uint8Array>): AsyncIterableIterat
 /** `parseSse`'s iterator: a plain one rather than an async generator (it is on every chunk's path). */
 class SseItems implements AsyncIterableIterator<SseItem[]> {
   readonly #parser = new SseParser();
-  readonly #decoder = new TextDecoder();
+  readonly #utf8 = new Utf8Stream();
   #over = false;
 
   constructor(private readonly chunks: AsyncIterator<Uint8Array>) {}
@@ -63,11 +64,12 @@ class SseItems implements AsyncIterableIterator<SseItem[]> {
       const next = await this.chunks.next();
       if (next.done) {
         this.#over = true;
-        const rest = this.#parser.end().map((m) => toItem(m.data));
+        const last = this.#parser.push(this.#utf8.end()).concat(this.#parser.end());
+        const rest = last.map((m) => toItem(m.data));
         if (rest.length) return { value: rest, done: false };
         break;
       }
-      const text = this.#decoder.decode(next.value, { stream: true });
+      const text = this.#utf8.decode(next.value);
       const batch = this.#parser.push(text).map((m) => toItem(m.data));
       if (batch.length) return { value: batch, done: false };
     }

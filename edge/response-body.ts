@@ -7,6 +7,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { errors } from 'undici';
+import { readUtf8 } from '../shared/utf8.ts';
 
 const HIGH_WATER_BYTES = 64 * 1024;
 
@@ -79,11 +80,8 @@ export class ResponseBody implements AsyncIterableIterator<Uint8Array> {
     return this;
   }
 
-  async text(): Promise<string> {
-    const decoder = new TextDecoder();
-    let text = '';
-    for await (const chunk of this) text += decoder.decode(chunk, { stream: true });
-    return text + decoder.decode();
+  text(): Promise<string> {
+    return readUtf8(this);
   }
 
   #take(): Buffer {

@@ -1,4 +1,5 @@
 /** Server-sent events: encoding for producers, an incremental parser for consumers. */
+import { Utf8Stream } from './utf8.ts';
 
 const encoder = new TextEncoder();
 
@@ -100,14 +101,14 @@ export class SseParser {
 /** Reads a byte stream of SSE and yields each event's data (stops at `[DONE]`). */
 export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const parser = new SseParser();
-  const decoder = new TextDecoder();
+  const utf8 = new Utf8Stream();
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    for (const msg of parser.push(decoder.decode(chunk, { stream: true }))) {
+    for (const msg of parser.push(utf8.decode(chunk))) {
       if (msg.data === '[DONE]') return;
       yield msg.data;
     }
   }
-  for (const msg of parser.end()) {
+  for (const msg of parser.push(utf8.end()).concat(parser.end())) {
     if (msg.data === '[DONE]') return;
     yield msg.data;
   }

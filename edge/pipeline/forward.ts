@@ -1,22 +1,34 @@
 /**
  * Stage 7: sends the request to a backend (see route.ts for which, and for retries) and parses
  * its answer into an EdgeReply. Unless `routing.sharedPrefixCache`, the request is salted with its
- * caller (`cache_salt`) so callers never share the backends' prefix cache. Streamed requests always ask the backend for usage, since the
- * token rate limit needs it; meter-usage.ts strips it again when the client did not ask.
+ * caller (`cache_salt`) so callers never share the backends' prefix cache. Streamed requests
+ * always ask the backend for usage, since the token rate limit needs it; meter-usage.ts strips it
+ * again when the client did not ask.
  */
+import { LRUCache } from 'lru-cache';
+import { readUtf8 } from '../../shared/utf8.ts';
 import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
 import { EdgeReply, isJson, isSse, parseSse } from '../reply.ts';
 import { affinityKey, type Forwarded } from '../route.ts';
 
-export const forwardCompletion =
-  ({ config, router, sha256Hex }: EdgeServices) =>
-  async (request: EdgeRequest, state: RequestState): Promise<EdgeReply> => {
+const SALT_PAIR_MEMO_CHARS = 512;
+
+export const forwardCompletion = ({ config, router, sha256Hex }: EdgeServices) => {
+  // A caller sends the same (sub, salt) pair request after request: hashed once, not every time
+  // (pairs of a sane length: a client's salt is its own text, of any size).
+  const salts = new LRUCache<string, string>({ max: 10_000 });
+  return async (request: EdgeRequest, state: RequestState): Promise<EdgeReply> => {
     const body = { ...state.body } as Record<string, unknown>;
     if (!config.routing.sharedPrefixCache && state.principal) {
       // One prefix-cache namespace per caller; a client's own salt subdivides its namespace but
       // can never reach into another caller's (the pair is encoded unambiguously, then hashed).
       const pair = JSON.stringify([state.principal.sub, body.cache_salt ?? null]);
-      body.cache_salt = await sha256Hex(pair);
+      let salt = salts.get(pair);
+      if (salt === undefined) {
+        salt = await sha256Hex(pair);
+        if (pair.length <= SALT_PAIR_MEMO_CHARS) salts.set(pair, salt);
+      }
+      body.cache_salt = salt;
     }
     const options = (body.stream_options ?? {}) as Record<string, unknown>;
     if (body.stream === true && options.include_usage !== true) {
@@ -34,6 +46,7 @@ export const forwardCompletion =
     state.backend = forwarded.backend.url;
     return toReply(forwarded);
   };
+};
 
 export const forwardGet =
   ({ config, router }: EdgeServices) =>
@@ -78,7 +91,7 @@ async function toReply(forwarded: Forwarded): Promise<EdgeReply> {
       false,
       forwarded.abort,
     );
-  const text = await readText(chunks);
+  const text = await readUtf8(chunks);
   if (isJson(contentType)) {
     try {
       return new EdgeReply(response.status, headers, { type: 'json', json: JSON.parse(text) });
@@ -88,11 +101,4 @@ async function toReply(forwarded: Forwarded): Promise<EdgeReply> {
   }
   if (contentType) headers['content-type'] = contentType;
   return new EdgeReply(response.status, headers, { type: 'text', text });
-}
-
-async function readText(chunks: AsyncIterable<Uint8Array>): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = '';
-  for await (const chunk of chunks) text += decoder.decode(chunk, { stream: true });
-  return text + decoder.decode();
 }
