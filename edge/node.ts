@@ -15,6 +15,7 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import { createEdgeApp, type EdgeApp } from './app.ts';
 import { type AbortLike, Cancellation } from './cancel.ts';
 import type { EdgeConfig } from './config.ts';
@@ -289,7 +290,8 @@ async function writeSse(body: SseBody, res: ServerResponse): Promise<void> {
       const text = await body.next();
       if (text === null || res.destroyed) break;
       clearImmediate(flushHeaders);
-      if (!res.write(text)) await drained(res);
+      const blocked = writeChunk(res, text);
+      if (blocked) await drained(blocked);
     }
   } finally {
     clearImmediate(flushHeaders);
@@ -298,15 +300,31 @@ async function writeSse(body: SseBody, res: ServerResponse): Promise<void> {
   }
 }
 
-/** Resolves when the socket can take more, or is gone. */
-function drained(res: ServerResponse): Promise<void> {
+/**
+ * Writes one piece of a chunked body; returns what to wait on for 'drain' when it has to be
+ * waited for. Once the headers are out and the response owns its socket, the piece goes to the
+ * socket framed, in one write: `res.write` would make four socket writes of it (size, CRLF, data,
+ * CRLF), corked until the next tick and sent as a writev, which for a stream of small events
+ * costs more than the edge's own work on each. `res.end()` still writes the last chunk, after
+ * these on the same socket. Anything else (headers not sent yet, no chunked framing: an HTTP/1.0
+ * client) goes through `res.write`.
+ */
+function writeChunk(res: ServerResponse, text: string): Writable | undefined {
+  const socket = res.socket;
+  if (!res.headersSent || !res.chunkedEncoding || !socket) return res.write(text) ? undefined : res;
+  const framed = `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+  return socket.write(framed) ? undefined : socket;
+}
+
+/** Resolves when the stream can take more, or is gone. */
+function drained(stream: Writable): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
+      stream.off('drain', done);
+      stream.off('close', done);
       resolve();
     };
-    res.on('drain', done);
-    res.on('close', done);
+    stream.on('drain', done);
+    stream.on('close', done);
   });
 }

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromEnv } from '../edge/config.ts';
 import { builtinMaskers, maskText } from '../edge/mask.ts';
@@ -36,6 +37,36 @@ afterAll(() => Promise.all([edge.close(), stub.close()]));
 const chat = async (body: unknown, extra: Record<string, string> = {}) =>
   post(`${edge.url}/v1/chat/completions`, body, { ...(await bearer()), ...extra });
 const errorOf = async (res: Response) => (await res.json()).error;
+
+/** Sends `request` as written on a fresh connection; resolves with every byte until the server closes it. */
+function rawExchange(url: string, request: string): Promise<Buffer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(Number(port), hostname, () => socket.write(request));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+  });
+}
+
+/** A chunked body's payload; throws unless every chunk's size line matches its bytes exactly. */
+function dechunk(body: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const lineEnd = body.indexOf('\r\n', at);
+    if (lineEnd === -1) throw new Error(`no chunk size line at byte ${at}`);
+    const size = Number.parseInt(body.subarray(at, lineEnd).toString('latin1'), 16);
+    if (Number.isNaN(size)) throw new Error(`bad chunk size line at byte ${at}`);
+    const data = lineEnd + 2;
+    if (body.subarray(data + size, data + size + 2).toString('latin1') !== '\r\n')
+      throw new Error(`chunk at byte ${at} is not ${size} bytes long`);
+    if (size === 0) return Buffer.concat(out);
+    out.push(body.subarray(data, data + size));
+    at = data + size + 2;
+  }
+}
 
 describe('edge input checks', () => {
   it('refuses a body over the limit with 413', async () => {
@@ -127,6 +158,37 @@ describe('edge output masking', () => {
       } finally {
         await Promise.all([via.close(), upstream.close()]);
       }
+    }
+  });
+
+  it('frames each streamed piece by its bytes on the wire, and streams unchunked to HTTP/1.0', async () => {
+    // Paced, so the headers go out with the first piece and every later piece is its own write.
+    const reply = 'Hé 😀 ünïcödé, €, and 漢字 across pieces';
+    const upstream = await startStubUpstream({ reply, chunkChars: 3, chunkDelayMs: 5 });
+    const via = await startEdge(testConfig([upstream.url]));
+    try {
+      const body = JSON.stringify(chatBody('wire?', { stream: true, temperature: 1 }));
+      const auth = (await bearer()).authorization;
+      for (const version of ['1.1', '1.0']) {
+        const raw = await rawExchange(
+          via.url,
+          `POST /v1/chat/completions HTTP/${version}\r\nhost: edge\r\nauthorization: ${auth}\r\n` +
+            `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+            `connection: close\r\n\r\n${body}`,
+        );
+        const split = raw.indexOf('\r\n\r\n');
+        const head = raw.subarray(0, split).toString('latin1');
+        let payload = raw.subarray(split + 4);
+        expect(head, version).toMatch(/^HTTP\/1\.1 200/);
+        if (version === '1.1') {
+          expect(head).toMatch(/transfer-encoding: chunked/i);
+          payload = dechunk(payload);
+        } else expect(head).not.toMatch(/transfer-encoding/i);
+        const { text } = await readStream(new Response(new Uint8Array(payload)));
+        expect(text, version).toBe(reply);
+      }
+    } finally {
+      await Promise.all([via.close(), upstream.close()]);
     }
   });
 
