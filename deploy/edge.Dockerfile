@@ -34,9 +34,9 @@ EXPOSE 8787
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "/app/deploy/healthcheck.mjs"]
 STOPSIGNAL SIGTERM
-# Garbage collection tuned for a latency-bound proxy (docs/benchmarks.md, "Edge"): one thread
-# collects (V8's parallel helpers wake other cores on every young collection: ~0.3 ms p50 and
-# ~4 ms p99 of added first-byte latency at 64 streams on 2 cores), and a 64 MB semi-space makes
-# young collections rarer (~3.4 ms less p99 at steady state, for ~22 MB more RSS).
-ENTRYPOINT ["node", "--single-threaded-gc", "--max-semi-space-size=64", "/app/bin/edgeserve.js"]
+# Garbage collection tuned for a latency-bound proxy (docs/deploy.md): one thread collects (V8's
+# parallel helpers wake other cores on every young collection), and the young generation is a
+# fixed 64 MB semi-space: young collections stay rare, and V8 cannot shrink it after an idle spell
+# and then collect dozens of times while it grows back. Costs ~80 MB more RSS under load.
+ENTRYPOINT ["node", "--single-threaded-gc", "--max-semi-space-size=64", "--min-semi-space-size=64", "/app/bin/edgeserve.js"]
 CMD ["edge", "--host", "0.0.0.0", "--port", "8787"]

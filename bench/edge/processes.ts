@@ -71,7 +71,11 @@ export const startBareProxy = (upstream: string): Promise<Server> =>
   startUrlPrinter('bare-proxy.ts', [upstream]);
 
 /** Node options the edge is deployed with (deploy/edge.Dockerfile, the systemd unit: GC tuning). */
-export const EDGE_NODE_OPTIONS = ['--single-threaded-gc', '--max-semi-space-size=64'];
+export const EDGE_NODE_OPTIONS = [
+  '--single-threaded-gc',
+  '--max-semi-space-size=64',
+  '--min-semi-space-size=64',
+];
 
 /**
  * The edge, with `nodeOptions` (as deployed unless told otherwise) and `nodeArgs` before the
