@@ -75,6 +75,7 @@ export const EDGE_NODE_OPTIONS = [
   '--single-threaded-gc',
   '--max-semi-space-size=64',
   '--min-semi-space-size=64',
+  '--no-memory-reducer',
 ];
 
 /**
