@@ -5,8 +5,7 @@
  * stream as parsed items means each stage edits objects, never re-parses SSE framing.
  */
 import { type HttpError, toHttpError } from '../shared/errors.ts';
-import { SSE_DONE, SseParser } from '../shared/sse.ts';
-import { Utf8Stream } from '../shared/utf8.ts';
+import { SSE_DONE, SseByteParser } from '../shared/sse.ts';
 
 /**
  * One SSE event: parsed JSON data, or raw data (e.g. `[DONE]`). `raw` is the text the JSON was
@@ -53,8 +52,7 @@ export const parseSse = (chunks: AsyncIterable<Uint8Array>): AsyncIterableIterat
 
 /** `parseSse`'s iterator: a plain one rather than an async generator (it is on every chunk's path). */
 class SseItems implements AsyncIterableIterator<SseItem[]> {
-  readonly #parser = new SseParser();
-  readonly #utf8 = new Utf8Stream();
+  readonly #parser = new SseByteParser();
   #over = false;
 
   constructor(private readonly chunks: AsyncIterator<Uint8Array>) {}
@@ -64,13 +62,11 @@ class SseItems implements AsyncIterableIterator<SseItem[]> {
       const next = await this.chunks.next();
       if (next.done) {
         this.#over = true;
-        const last = this.#parser.push(this.#utf8.end()).concat(this.#parser.end());
-        const rest = last.map((m) => toItem(m.data));
+        const rest = this.#parser.end().map((m) => toItem(m.data));
         if (rest.length) return { value: rest, done: false };
         break;
       }
-      const text = this.#utf8.decode(next.value);
-      const batch = this.#parser.push(text).map((m) => toItem(m.data));
+      const batch = this.#parser.push(next.value).map((m) => toItem(m.data));
       if (batch.length) return { value: batch, done: false };
     }
     return { value: undefined, done: true };

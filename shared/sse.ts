@@ -98,17 +98,30 @@ export class SseParser {
   }
 }
 
+/** The parser fed UTF-8 bytes as they arrive (a character split across reads waits for its rest). */
+export class SseByteParser {
+  readonly #parser = new SseParser();
+  readonly #utf8 = new Utf8Stream();
+
+  push(bytes: Uint8Array): SseMessage[] {
+    return this.#parser.push(this.#utf8.decode(bytes));
+  }
+
+  end(): SseMessage[] {
+    return this.#parser.push(this.#utf8.end()).concat(this.#parser.end());
+  }
+}
+
 /** Reads a byte stream of SSE and yields each event's data (stops at `[DONE]`). */
 export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const parser = new SseParser();
-  const utf8 = new Utf8Stream();
+  const parser = new SseByteParser();
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    for (const msg of parser.push(utf8.decode(chunk))) {
+    for (const msg of parser.push(chunk)) {
       if (msg.data === '[DONE]') return;
       yield msg.data;
     }
   }
-  for (const msg of parser.push(utf8.end()).concat(parser.end())) {
+  for (const msg of parser.end()) {
     if (msg.data === '[DONE]') return;
     yield msg.data;
   }
