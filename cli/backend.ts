@@ -1,8 +1,8 @@
 import { backendOptionSpecs, parseBackendOptions } from '../backend/config.ts';
 import { startBackend } from '../backend/serve.ts';
 import { createLogger } from '../shared/log.ts';
+import type { Command } from './command.ts';
 import { wantsHelp } from './help.ts';
-import type { Command } from './main.ts';
 import { untilSignal } from './signals.ts';
 
 const USAGE = `Usage: edgeserve backend --model DIR [options]

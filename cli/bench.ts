@@ -1,6 +1,7 @@
 /** `edgeserve bench serve|latency|throughput`: the benchmarks (see docs/benchmarks.md). */
+
+import type { Command } from './command.ts';
 import { wantsHelp } from './help.ts';
-import type { Command } from './main.ts';
 
 const USAGE = `Usage: edgeserve bench <serve|latency|throughput> [options]
 

@@ -11,8 +11,8 @@ import { basename, delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type OptionSpecs, parseOptions } from '../shared/config.ts';
+import type { Command } from './command.ts';
 import { wantsHelp } from './help.ts';
-import type { Command } from './main.ts';
 
 const run = promisify(execFile);
 const nativeDir =

@@ -2,8 +2,8 @@
 
 import { startNodeEdge } from '../edge/node.ts';
 import { type OptionSpecs, parseOptions } from '../shared/config.ts';
+import type { Command } from './command.ts';
 import { wantsHelp } from './help.ts';
-import type { Command } from './main.ts';
 
 const specs = {
   backend: {

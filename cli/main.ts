@@ -1,11 +1,5 @@
 /** `edgeserve <command>`: one entry point, one module per subcommand. */
-import { ConfigError } from '../shared/config.ts';
-
-export interface Command {
-  summary: string;
-  /** Returns the process exit code, or never returns for long-running servers. */
-  run(argv: string[]): Promise<number>;
-}
+import { type Command, runCommand } from './command.ts';
 
 const commands: Record<string, () => Promise<Command>> = {
   start: async () => (await import('./start.ts')).command,
@@ -40,13 +34,5 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`edgeserve: unknown command '${name}'\n\n${await usage()}`);
     return 2;
   }
-  try {
-    return await (await load()).run(rest);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`edgeserve ${name}: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
+  return runCommand(name, await load(), rest);
 }

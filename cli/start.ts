@@ -11,8 +11,8 @@ import { mintDevToken } from '../edge/dev-token.ts';
 import { startNodeEdge } from '../edge/node.ts';
 import { type OptionSpecs, parseOptions } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
+import type { Command } from './command.ts';
 import { wantsHelp } from './help.ts';
-import type { Command } from './main.ts';
 import { untilSignal } from './signals.ts';
 
 export const DEMO_MODEL_DIR = fileURLToPath(new URL('../models/demo', import.meta.url));

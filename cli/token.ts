@@ -2,8 +2,8 @@
 
 import { mintDevToken } from '../edge/dev-token.ts';
 import { ConfigError, type OptionSpecs, parseOptions } from '../shared/config.ts';
+import type { Command } from './command.ts';
 import { wantsHelp } from './help.ts';
-import type { Command } from './main.ts';
 
 const specs = {
   sub: {
