@@ -338,6 +338,21 @@ function printRow(r: Row) {
   console.log(COLUMNS.map(([k, , w]) => String(r[k] ?? '-').padStart(w)).join(' '));
 }
 
+const root = join(import.meta.dirname, '..', '..');
+/** The code measured: HEAD when the run starts (edits made while it runs are not in it). */
+const commit = (() => {
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root }).toString().trim();
+    // Uncommitted changes (other than results) mean the numbers are not HEAD's alone.
+    const changed = execFileSync('git', ['status', '--porcelain', '--', '.', ':!bench/results'], {
+      cwd: root,
+    });
+    return changed.length > 0 ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+})();
+
 const signed = (v: number) => (v >= 0 ? `+${v}` : String(v));
 
 function report(rows: Row[], peers: string[], notes: string[]) {
@@ -358,19 +373,6 @@ function report(rows: Row[], peers: string[], notes: string[]) {
         `ttfb p50 ${signed(a.addedFirstByteP50Ms)} p99 ${signed(a.addedFirstByteP99Ms)}, ` +
         `total p50 ${signed(a.addedTotalP50Ms)} p99 ${signed(a.addedTotalP99Ms)}, ${a.throughputRatio}x req/s`,
     );
-  const root = join(import.meta.dirname, '..', '..');
-  const commit = (() => {
-    try {
-      const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root }).toString().trim();
-      // Uncommitted changes (other than results) mean the numbers are not HEAD's alone.
-      const changed = execFileSync('git', ['status', '--porcelain', '--', '.', ':!bench/results'], {
-        cwd: root,
-      });
-      return changed.length > 0 ? `${head}+dirty` : head;
-    } catch {
-      return 'unknown';
-    }
-  })();
   const date = new Date().toISOString();
   const out = {
     benchmark: 'edge',
