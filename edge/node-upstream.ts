@@ -6,7 +6,8 @@
  * work on it. The router enforces first-byte and idle timeouts itself, identically on both
  * runtimes.
  */
-import { Agent, type Dispatcher, errors } from 'undici';
+import type { Socket } from 'node:net';
+import { Agent, buildConnector, type Dispatcher, errors } from 'undici';
 import type { AbortLike } from './cancel.ts';
 import type { RoutingConfig } from './config.ts';
 import { ResponseBody } from './response-body.ts';
@@ -18,17 +19,35 @@ export interface NodeUpstream {
 }
 
 export function createNodeUpstream(routing: RoutingConfig): NodeUpstream {
+  const timeout = routing.connectTimeoutMs;
+  const plain = buildConnector({ timeout, onread: { buffer: READ_BUFFER, callback: pushCopy } });
+  const secure = buildConnector({ timeout });
   const agent = new Agent({
     connections: 1024,
     pipelining: 1,
     keepAliveTimeout: 30_000,
-    connect: { timeout: routing.connectTimeoutMs },
+    connect: (opts, callback) => (opts.protocol === 'https:' ? secure : plain)(opts, callback),
     // Ours are enforced in route.ts; undici's own would race them.
     headersTimeout: 0,
     bodyTimeout: 0,
   });
   const fetchUpstream: FetchUpstream = (url, init) => send(agent, url, init);
   return { fetchUpstream, close: () => agent.close() };
+}
+
+/**
+ * Plain-TCP upstream sockets read into this one buffer (Node's `onread`), and each read is copied
+ * out into a slice of Node's shared 8 KB buffer pool before the socket hands it on (undici then
+ * reads the socket as usual). Left to itself, every socket read allocates a 64 KB backing store and
+ * a new ArrayBuffer for its few hundred bytes of SSE: thousands per second at 64 streams, each one
+ * for the young-generation collector to sweep, in its pause (docs/benchmarks.md, "Edge"). One
+ * buffer serves every socket: a read is copied out before the next one can start. TLS sockets read
+ * as Node does by default.
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
+
+function pushCopy(this: Socket, bytes: number, buffer: Uint8Array): boolean {
+  return this.push(Buffer.from(buffer.subarray(0, bytes)));
 }
 
 /** What the signal's abort hands undici: its reason, as undici's request API does. */
