@@ -194,13 +194,20 @@ describe('runtime module graph (what the images and `npm ci --omit=dev` must sat
   });
 
   it('edge: `edge` and `token` load only what the edge image holds, and no onnxruntime', async () => {
-    const { files: modules, packages } = await moduleGraph(['cli/edge.ts', 'cli/token.ts']);
+    // `edge` runs from the bundle bin/edge-bundle.js makes of cli/edge.ts and cli/command.ts.
+    const { files: modules, packages } = await moduleGraph([
+      'bin/edge-bundle.js',
+      'cli/command.ts',
+      'cli/edge.ts',
+      'cli/token.ts',
+    ]);
     for (const f of modules) {
       expect(resolveImagePath(files[EDGE]!, 'edge', `/app/${f}`), f).toEqual({ repo: f });
       expect(isIgnored(ignoreRules, f), `${f} is in .dockerignore`).toBe(false);
     }
     for (const name of packages) expect(Object.keys(pkg.dependencies), name).toContain(name);
     expect([...packages].filter((p) => p.startsWith('onnxruntime'))).toEqual([]);
+    expect(packages).toContain('esbuild');
   });
 });
 
