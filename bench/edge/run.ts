@@ -79,6 +79,11 @@ const opts = parseOptions(
       default: EDGE_NODE_OPTIONS.join(' '),
       help: "the baseline edge's Node options ('' for Node's defaults; with --baseline .)",
     },
+    'baseline-first': {
+      type: 'bool',
+      default: false,
+      help: 'start the baseline edge before this one (run comparisons both ways round)',
+    },
   },
   process.argv.slice(2),
 );
@@ -209,22 +214,16 @@ async function main() {
     };
     const gateways: Gateway[] = [
       { name: 'direct', target: (u) => ({ url: u.url, path, headers: {} }) },
-      await perStub(
-        'edgeserve edge',
-        (u) => startEdge(u.url, secret, u === stub ? prof : []),
-        bearer,
-      ),
     ];
-    if (opts.baseline) {
-      const nodeOptions = opts['baseline-node-options'].split(' ').filter(Boolean);
-      gateways.push(
-        await perStub(
-          BASELINE,
-          (u) => startEdge(u.url, secret, [], opts.baseline, nodeOptions),
-          bearer,
-        ),
-      );
-    }
+    const ours = () =>
+      perStub('edgeserve edge', (u) => startEdge(u.url, secret, u === stub ? prof : []), bearer);
+    const nodeOptions = opts['baseline-node-options'].split(' ').filter(Boolean);
+    const baseline = () =>
+      perStub(BASELINE, (u) => startEdge(u.url, secret, [], opts.baseline, nodeOptions), bearer);
+    // Which edge starts first matters on this box (the first did worse in side-by-side runs).
+    if (opts.baseline && opts['baseline-first']) gateways.push(await baseline(), await ours());
+    else if (opts.baseline) gateways.push(await ours(), await baseline());
+    else gateways.push(await ours());
     gateways.push(await perStub(BARE, (u) => startBareProxy(u.url), {}));
     // Portkey picks its upstream per request (custom host), so one process serves both stubs.
     if (hasPortkey()) {
@@ -395,6 +394,7 @@ function report(rows: Row[], peers: string[], notes: string[]) {
       edgeNodeOptions: EDGE_NODE_OPTIONS,
       baseline: opts.baseline || undefined,
       baselineNodeOptions: opts.baseline ? opts['baseline-node-options'] : undefined,
+      baselineFirst: opts.baseline ? opts['baseline-first'] : undefined,
       note: 'load generator, gateways and stubs share this machine; cpu fields are ms per request',
       loadAverageAtStart,
       loadAverageAtEnd: loadavg().map(round),
