@@ -8,45 +8,51 @@
 // the absolute URL Node's resolver gives it from here, so the bundle runs from a `data:` URL and
 // nothing is written to disk (a read-only root file system is fine).
 import { isBuiltin } from 'node:module';
-import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { build, stop } from 'esbuild';
 
 /** Source of the module that runs `edgeserve edge` with `argv` taken from the process. */
 const ENTRY = `import { command } from './edge.ts';
 import { runCommand } from './command.ts';
 process.exitCode = await runCommand('edge', command, process.argv.slice(3));`;
 
-const cliDir = new URL('../cli/', import.meta.url);
+const cliDir = fileURLToPath(new URL('../cli/', import.meta.url));
 
 /** The edge's bundle, as JavaScript source. */
 export async function bundleEdge() {
-  const result = await build({
-    stdin: {
-      contents: ENTRY,
-      resolveDir: cliDir.pathname,
-      sourcefile: 'edge-main.ts',
-      loader: 'ts',
-    },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    write: false,
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'packages-by-url',
-        setup(b) {
-          // A bare specifier that is not a Node built-in: a package, found from the repo root.
-          b.onResolve({ filter: /^[^./]/ }, (args) =>
-            isBuiltin(args.path)
-              ? { path: args.path, external: true }
-              : { path: import.meta.resolve(args.path), external: true },
-          );
-        },
+  try {
+    const result = await build({
+      stdin: {
+        contents: ENTRY,
+        resolveDir: cliDir,
+        sourcefile: 'edge-main.ts',
+        loader: 'ts',
       },
-    ],
-  });
-  return result.outputFiles[0].text;
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+      plugins: [
+        {
+          name: 'packages-by-url',
+          setup(b) {
+            // A bare specifier that is not a Node built-in: a package, found from the repo root.
+            b.onResolve({ filter: /^[^./]/ }, (args) =>
+              isBuiltin(args.path)
+                ? { path: args.path, external: true }
+                : { path: import.meta.resolve(args.path), external: true },
+            );
+          },
+        },
+      ],
+    });
+    return result.outputFiles[0].text;
+  } finally {
+    // esbuild's service process would otherwise live as long as the edge.
+    await stop();
+  }
 }
 
 /** Bundles the edge and runs it (its top-level code starts the server). */
