@@ -228,6 +228,27 @@ const IP_RE = /(?<![0-9A-Za-z_.])(?=([0-9A-Fa-f:][0-9A-Fa-f:.]{1,45}))\1(?![0-9A
 const IP_MAX = 46 + 1;
 const IP_RUN = asciiClass(/[0-9A-Fa-f:.]/);
 const IP_START = asciiClass(/[0-9A-Fa-f:]/);
+/** What IP_RE's lookbehind refuses before an address. */
+const NOT_BEFORE_IP = asciiClass(/[0-9A-Za-z_.]/);
+
+/**
+ * Where in the trailing run an address could still be under way: a start IP_RE's lookbehind
+ * allows (the run's first character after anything but a letter, digit, '_' or '.', or the
+ * character after a ':' inside it), at most 46 characters from the end (from further back, the
+ * 46 characters it captures are followed by another character of the run, and nothing matches).
+ * A long hex run such as a hash is therefore not held back at all.
+ */
+function ipHoldFrom(text: string, from: number): number {
+  const end = text.length;
+  for (let p = trailingRunHold(text, IP_RUN, IP_START, IP_MAX, from); p < end; p++)
+    if (
+      end - p < IP_MAX &&
+      inClass(IP_START, text, p) &&
+      (p === 0 || !inClass(NOT_BEFORE_IP, text, p - 1))
+    )
+      return p;
+  return end;
+}
 
 function ipMasker(): Masker {
   return {
@@ -236,7 +257,7 @@ function ipMasker(): Masker {
     starts: IP_START,
     findAll: (text, from, to) =>
       scanCandidates(IP_RE, text, [], ipAddressLength, from, to, IP_START),
-    holdFrom: (text, from) => trailingRunHold(text, IP_RUN, IP_START, IP_MAX, from),
+    holdFrom: ipHoldFrom,
   };
 }
 

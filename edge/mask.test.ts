@@ -281,6 +281,46 @@ describe('StreamMasker', () => {
     );
   });
 
+  it('agrees with maskText where addresses touch hex runs, colons and dots (ip holds)', () => {
+    // No separators: addresses right after a hash, a word, a colon or a dot, runs past 46.
+    const piece = fc.oneof(
+      ip,
+      chars(HEX, 1, 70),
+      fc.constantFrom(':', '::', '.', ' ', 'x', 'IP:', 'sha:', '_'),
+    );
+    const split = fc.array(piece, { minLength: 1, maxLength: 8 }).chain((pieces) => {
+      const text = pieces.join('');
+      return fc
+        .array(fc.integer({ min: 0, max: text.length }), { maxLength: 10 })
+        .map((cuts) => ({ text, cuts: cuts.sort((a, b) => a - b) }));
+    });
+    const ipOnly = builtinMaskers(['ip']);
+    fc.assert(
+      fc.property(split, ({ text, cuts }) => {
+        expect(streamed(text, cuts, ipOnly)).toEqual(maskText(text, ipOnly));
+        expect(streamed(text, cuts, maskers)).toEqual(maskText(text, maskers));
+      }),
+      { numRuns: 600 },
+    );
+  });
+
+  it('does not hold back a hex run no address can start in', () => {
+    const ipOnly = builtinMaskers(['ip']);
+    const run = (prefix: string, piece: string, pieces: number) => {
+      const masker = new StreamMasker(ipOnly);
+      let out = masker.push(prefix);
+      for (let i = 0; i < pieces; i++) out += masker.push(piece);
+      return { out, held: masker.heldChars };
+    };
+    // A hash: past 46 characters from its start, no address can end where the text ends.
+    expect(run('sha256 ', 'abcd', 12)).toEqual({ out: `sha256 ${'abcd'.repeat(12)}`, held: 0 });
+    expect(run('sha256 ', 'abcd', 11).held).toBe(44);
+    // After a letter, no address starts at all (the pattern's lookbehind).
+    expect(run('x', 'abcd', 3)).toEqual({ out: `x${'abcd'.repeat(3)}`, held: 0 });
+    // After a colon inside the run, one may: "…:fe80" could still become "…:fe80::1".
+    expect(run('ok abcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcd:', 'fe80', 1).held).toBe(4);
+  });
+
   it('agrees with maskText over long texts, where it forgets what it emitted', () => {
     const long = fc.array(doc, { minLength: 20, maxLength: 40 }).chain((docs) => {
       const text = docs.map((d) => d.text).join('\n');
