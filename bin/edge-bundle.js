@@ -1,5 +1,5 @@
 // `edgeserve edge` runs as one ES module that esbuild bundles from the TypeScript sources when
-// the process starts (~50 ms), not through tsx's loader: the edge is the latency-bound process,
+// the process starts (~50 ms here), not through tsx's loader: the edge is the latency-bound process,
 // and tsx compiles every module with esbuild's `keepNames`, which wraps each function and class
 // in a `__name` call that gives it an own `name` property: for a closure made per request, that
 // is a property store per closure, a few KB per open stream for the young-generation collector

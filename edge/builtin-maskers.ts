@@ -240,13 +240,9 @@ const NOT_BEFORE_IP = asciiClass(/[0-9A-Za-z_.]/);
  */
 function ipHoldFrom(text: string, from: number): number {
   const end = text.length;
-  for (let p = trailingRunHold(text, IP_RUN, IP_START, IP_MAX, from); p < end; p++)
-    if (
-      end - p < IP_MAX &&
-      inClass(IP_START, text, p) &&
-      (p === 0 || !inClass(NOT_BEFORE_IP, text, p - 1))
-    )
-      return p;
+  const run = trailingRunHold(text, IP_RUN, IP_START, IP_MAX, from);
+  for (let p = Math.max(run, end - (IP_MAX - 1)); p < end; p++)
+    if (inClass(IP_START, text, p) && (p === 0 || !inClass(NOT_BEFORE_IP, text, p - 1))) return p;
   return end;
 }
 

@@ -1,5 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -31,28 +30,4 @@ describe('the edge bundle `edgeserve edge` runs from (bin/edge-bundle.js)', () =
     expect(packages.some((p) => p.includes('/node_modules/undici/'))).toBe(true);
     expect(source).not.toContain('class Agent extends DispatcherBase');
   });
-
-  it.runIf(existsSync('/proc/self/task'))(
-    'leaves no bundler process behind once the edge is up',
-    async () => {
-      const bin = join(import.meta.dirname, '..', 'bin', 'edgeserve.js');
-      const edge = spawn(process.execPath, [bin, 'edge', '--port', '0'], {
-        env: { ...process.env, JWT_SECRET: 'x'.repeat(32), BACKEND_URLS: '', EDGE_CONFIG: '' },
-      });
-      try {
-        await new Promise<void>((resolve, reject) => {
-          let out = '';
-          edge.stdout.on('data', (d) => {
-            out += d;
-            if (out.includes('"listening"')) resolve();
-          });
-          edge.on('exit', (code) => reject(new Error(`edge exited ${code}`)));
-        });
-        const children = readFileSync(`/proc/${edge.pid}/task/${edge.pid}/children`, 'utf8');
-        expect(children.trim()).toBe('');
-      } finally {
-        edge.kill('SIGTERM');
-      }
-    },
-  );
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +106,18 @@ describe('edgeserve edge (CLI, real server)', () => {
       expect(['TLSv1.2', 'TLSv1.3']).toContain(protocol);
     } finally {
       await stop(child);
+    }
+  });
+
+  // `edge` runs from a bundle esbuild makes at start (bin/edge-bundle.js); its service process
+  // must not outlive the build.
+  it.runIf(existsSync('/proc/self/task'))('leaves no child process once it is up', async () => {
+    const { child } = await startCli(['--backend', stub.url]);
+    try {
+      const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8');
+      expect(children.trim()).toBe('');
+    } finally {
+      expect(await stop(child)).toBe(0);
     }
   });
 
