@@ -119,17 +119,19 @@ export function createEdgeApp(config: EdgeConfig, deps: EdgeDeps): EdgeApp {
     },
     finally: [maskOutput(s), meterUsage(s), cacheStore(s), respond(s)] as Handler[],
   });
-  const completion = (endpoint: Endpoint): Handler[] => [
-    readBody(s),
-    authenticate(s),
-    validate(s, endpoint),
-    limitRate(s),
-    cacheLookup(s),
-    forwardCompletion(s),
-  ];
-  router.post('/v1/chat/completions', ...completion('chat'));
-  router.post('/v1/completions', ...completion('completions'));
-  router.get('/v1/models', authenticate(s) as Handler, forwardGet(s) as Handler);
+  const completion = (path: string, endpoint: Endpoint) =>
+    router.post(
+      path,
+      readBody(s),
+      authenticate(s),
+      validate(s, endpoint),
+      limitRate(s),
+      cacheLookup(s),
+      forwardCompletion(s, path),
+    );
+  completion('/v1/chat/completions', 'chat');
+  completion('/v1/completions', 'completions');
+  router.get('/v1/models', authenticate(s) as Handler, forwardGet(s, '/v1/models') as Handler);
   router.get('/health', () => healthResponse(s));
   router.get('/metrics', () => metricsResponse(s));
   mountPlayground(router, s, deps.fetchUpstream);

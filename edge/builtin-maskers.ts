@@ -44,8 +44,7 @@ function emailMasker(): Masker {
       if (start === text.length) return start;
       // A domain cannot hold an '@', so a candidate whose '@' comes before the last one has ended;
       // and a local part ends at an '@' within LOCAL_MAX characters of its start.
-      let at = text.length - 1;
-      while (at >= start && text[at] !== '@') at--;
+      const at = text.lastIndexOf('@');
       return Math.max(start, (at < start ? text.length : at) - LOCAL_MAX);
     },
   };

@@ -311,7 +311,13 @@ async function writeSse(body: SseBody, res: ServerResponse): Promise<void> {
  */
 function writeChunk(res: ServerResponse, text: string): Writable | undefined {
   const socket = res.socket;
-  if (!res.headersSent || !res.chunkedEncoding || !socket) return res.write(text) ? undefined : res;
+  if (!res.headersSent || !res.chunkedEncoding || !socket) {
+    const ok = res.write(text);
+    // `res.write` corks the socket until the next tick; the head and first events go out now,
+    // not after whatever else this tick still runs.
+    socket?.uncork();
+    return ok ? undefined : res;
+  }
   const framed = `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
   return socket.write(framed) ? undefined : socket;
 }

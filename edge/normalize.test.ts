@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { foldCodePoint, normalizeForMatching, normalizeWithOffsets } from './normalize.ts';
 
@@ -53,5 +54,17 @@ describe('normalizeWithOffsets', () => {
 describe('normalizeForMatching', () => {
   it('folds look-alikes of either case to lower-case Latin (same table as the maskers)', () => {
     expect(normalizeForMatching('ΙGNОRЕ prеvіоus')).toBe('ignore previous');
+  });
+
+  it('reads ASCII text as the Unicode passes would (it skips them)', () => {
+    // The passes spelled out: what a text with one non-ASCII character goes through.
+    const unicodePasses = (text: string) =>
+      normalizeForMatching(`${text}\u00e9`).slice(0, -1).trimEnd();
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), (text) => {
+        expect(normalizeForMatching(text)).toBe(unicodePasses(text));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

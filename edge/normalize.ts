@@ -26,20 +26,27 @@ function lookAlikes(from: string, to: string): Record<string, string> {
 }
 const LOOK_ALIKE_RE = new RegExp(`[${Object.keys(LOOK_ALIKES).join('')}]`, 'g');
 
+const isAscii = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+  return true;
+};
+
 /**
  * The input filters' view of a text: NFKC, invisible/format characters and combining marks
  * removed (so "i\u200Bgnore" and "ignóre" read "ignore"), lower-cased, Cyrillic/Greek look-alikes
  * folded to Latin, whitespace runs collapsed to one space and trimmed.
  */
 export function normalizeForMatching(text: string): string {
-  return text
-    .normalize('NFKD')
-    .replace(INVISIBLE, '')
-    .normalize('NFKC')
-    .replace(LOOK_ALIKE_RE, (c) => LOOK_ALIKES[c]!)
-    .toLowerCase()
-    .replace(/\s+/g, ' ')
-    .trim();
+  // ASCII is its own NFKD and NFKC, and holds no invisible character or look-alike: most prompts
+  // skip the Unicode passes.
+  const folded = isAscii(text)
+    ? text
+    : text
+        .normalize('NFKD')
+        .replace(INVISIBLE, '')
+        .normalize('NFKC')
+        .replace(LOOK_ALIKE_RE, (c) => LOOK_ALIKES[c]!);
+  return folded.toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
 /**
@@ -62,11 +69,6 @@ export const originalEnd = (folded: OffsetText, i: number): number =>
 /** Whether a folded index is inside a code point, past its first folded unit. */
 export const midCodePoint = (folded: OffsetText, i: number): boolean =>
   folded.starts !== null && folded.starts[i] === folded.starts[i - 1];
-
-const isAscii = (text: string): boolean => {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
-  return true;
-};
 
 const foldCache = new Map<string, string>();
 const FOLD_CACHE_LIMIT = 4096;

@@ -220,6 +220,17 @@ describe('edge HTTP surface', () => {
     expect(unknown.status).toBe(404);
   });
 
+  it("forwards to the backend at the route's own path, whatever the client added to it", async () => {
+    const before = stub.requests.length;
+    const res = await post(
+      `${edge.url}/v1/chat/completions/?trace=1`,
+      { ...chatBody('hi'), stream: false },
+      await bearer(),
+    );
+    expect(res.status).toBe(200);
+    expect(stub.requests.slice(before).map((r) => r.path)).toEqual(['/v1/chat/completions']);
+  });
+
   it('echoes a sane x-request-id and makes one up otherwise, on every response', async () => {
     const echoed = await fetch(`${edge.url}/health`, { headers: { 'x-request-id': 'abc-123' } });
     expect(echoed.headers.get('x-request-id')).toBe('abc-123');

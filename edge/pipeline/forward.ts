@@ -1,5 +1,6 @@
 /**
- * Stage 7: sends the request to a backend (see route.ts for which, and for retries) and parses
+ * Stage 7: sends the request to a backend (see route.ts for which, and for retries), at the path
+ * of the route it came in on (a trailing slash the client added is not passed on), and parses
  * its answer into an EdgeReply. Unless `routing.sharedPrefixCache`, the request is salted with its
  * caller (`cache_salt`) so callers never share the backends' prefix cache. Streamed requests
  * always ask the backend for usage, since the token rate limit needs it; meter-usage.ts strips it
@@ -13,11 +14,11 @@ import { affinityKey, type Forwarded } from '../route.ts';
 
 const SALT_PAIR_MEMO_CHARS = 512;
 
-export const forwardCompletion = ({ config, router, sha256Hex }: EdgeServices) => {
+export const forwardCompletion = ({ config, router, sha256Hex }: EdgeServices, path: string) => {
   // A caller sends the same (sub, salt) pair request after request: hashed once, not every time
   // (pairs of a sane length: a client's salt is its own text, of any size).
   const salts = new LRUCache<string, string>({ max: 10_000 });
-  return async (request: EdgeRequest, state: RequestState): Promise<EdgeReply> => {
+  return async (_request: EdgeRequest, state: RequestState): Promise<EdgeReply> => {
     const body = { ...state.body } as Record<string, unknown>;
     if (!config.routing.sharedPrefixCache && state.principal) {
       // One prefix-cache namespace per caller; a client's own salt subdivides its namespace but
@@ -36,7 +37,7 @@ export const forwardCompletion = ({ config, router, sha256Hex }: EdgeServices) =
       state.injectedUsage = true;
     }
     const forwarded = await router.send({
-      path: new URL(request.url).pathname,
+      path,
       method: 'POST',
       headers: upstreamHeaders(config.routing.apiKey, state, true),
       body: JSON.stringify(body),
@@ -49,10 +50,10 @@ export const forwardCompletion = ({ config, router, sha256Hex }: EdgeServices) =
 };
 
 export const forwardGet =
-  ({ config, router }: EdgeServices) =>
-  async (request: EdgeRequest, state: RequestState): Promise<EdgeReply> => {
+  ({ config, router }: EdgeServices, path: string) =>
+  async (_request: EdgeRequest, state: RequestState): Promise<EdgeReply> => {
     const forwarded = await router.send({
-      path: new URL(request.url).pathname,
+      path,
       method: 'GET',
       headers: upstreamHeaders(config.routing.apiKey, state, false),
       signal: state.signal,

@@ -2,6 +2,8 @@
 import { badRequest, payloadTooLarge } from '../../shared/errors.ts';
 import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
 
+const decoder = new TextDecoder();
+
 export const readBody =
   ({ config, metrics }: EdgeServices) =>
   async (request: EdgeRequest, state: RequestState): Promise<undefined> => {
@@ -23,7 +25,7 @@ export const readBody =
       throw payloadTooLarge(limit);
     }
     try {
-      state.rawBody = JSON.parse(new TextDecoder().decode(bytes));
+      state.rawBody = JSON.parse(decoder.decode(bytes));
     } catch {
       throw badRequest('Request body is not valid JSON.', null, 'invalid_json');
     }
