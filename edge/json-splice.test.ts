@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { replaceStringValue } from './json-splice.ts';
+import { appendFields, replaceStringValue } from './json-splice.ts';
 
 describe('replaceStringValue', () => {
   it('changes the one value and keeps the rest of the text byte for byte', () => {
@@ -44,5 +44,26 @@ describe('replaceStringValue', () => {
         expect(JSON.parse(out)).toEqual(expected);
       }),
     );
+  });
+});
+
+describe('appendFields', () => {
+  it('is the encoding of the object with the fields added last, in order', () => {
+    const added = fc.dictionary(
+      fc.string().map((k) => `+${k}`),
+      fc.oneof(fc.jsonValue(), fc.constant(undefined)),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), added, (object, fields) => {
+        // Keys of `object` never start with '+' here, so none is added twice.
+        fc.pre(Object.keys(object).every((k) => !k.startsWith('+')));
+        expect(appendFields(JSON.stringify(object), fields)).toBe(
+          JSON.stringify({ ...object, ...fields }),
+        );
+      }),
+      { numRuns: 500 },
+    );
+    expect(appendFields('{}', { a: 1 })).toBe('{"a":1}');
+    expect(appendFields('{"a":1}', {})).toBe('{"a":1}');
   });
 });

@@ -1,8 +1,9 @@
 /**
- * Editing one string value inside JSON text without re-encoding the rest: a streamed chunk's
- * masked `content` goes back into the frame the backend sent, instead of a JSON.stringify of the
- * whole chunk per event. Exact or nothing: when the edit cannot be placed unambiguously the
- * caller re-encodes the parsed value instead.
+ * Editing JSON text without re-encoding all of it: a streamed chunk's masked `content` goes back
+ * into the frame the backend sent, instead of a JSON.stringify of the whole chunk per event
+ * (exact or nothing: when the edit cannot be placed unambiguously the caller re-encodes the parsed
+ * value instead); the fields the edge adds to a request go after the client's, instead of into a
+ * copy of its object that is then encoded whole.
  */
 
 /**
@@ -39,4 +40,21 @@ export function replaceStringValue(
   }
   if (found === -1) return undefined;
   return raw.slice(0, valueAt) + JSON.stringify(to) + raw.slice(valueAt + fromText.length);
+}
+
+/**
+ * The JSON text of an object (as JSON.stringify writes it) with `fields` added after its own, in
+ * their order; undefined values are left out, as JSON.stringify leaves them out. The object must
+ * not hold any of the keys already: JSON does not say which of two equal keys counts.
+ */
+export function appendFields(objectJson: string, fields: Record<string, unknown>): string {
+  let out = objectJson.slice(0, -1);
+  let empty = objectJson === '{}';
+  for (const key in fields) {
+    const value = JSON.stringify(fields[key]);
+    if (value === undefined) continue;
+    out += `${empty ? '' : ','}${JSON.stringify(key)}:${value}`;
+    empty = false;
+  }
+  return `${out}}`;
 }

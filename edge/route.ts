@@ -273,8 +273,15 @@ function rank(backends: Backend[], key: string): Backend {
   return best;
 }
 
-/** The conversation prefix a request hashes on: its first `chars` characters. */
-export function affinityKey(body: Record<string, unknown>, chars: number): string | undefined {
+/**
+ * The conversation prefix a request hashes on: its first `chars` characters, under its model and
+ * the `cache_salt` it is sent with.
+ */
+export function affinityKey(
+  body: Record<string, unknown>,
+  salt: string,
+  chars: number,
+): string | undefined {
   if (chars <= 0) return undefined;
   let text = '';
   if (Array.isArray(body.messages)) {
@@ -288,6 +295,5 @@ export function affinityKey(body: Record<string, unknown>, chars: number): strin
   if (!text) return undefined;
   // Requests share KV only within one cache_salt (the edge sets it per caller), so the salt is
   // part of what keeps a conversation on one backend.
-  const salt = typeof body.cache_salt === 'string' ? body.cache_salt : '';
   return `${String(body.model)}\n${salt}\n${text.slice(0, chars)}`;
 }

@@ -89,6 +89,7 @@ export function errorResponse(err: unknown, extraHeaders: Record<string, string>
   const e = toHttpError(err);
   return new Response(JSON.stringify(e.toJSON()), {
     status: e.status,
-    headers: { 'content-type': 'application/json', ...e.headers, ...extraHeaders },
+    // Object.assign: spreading into an object that has keys already is V8's slow path.
+    headers: Object.assign({ 'content-type': 'application/json' }, e.headers, extraHeaders),
   });
 }

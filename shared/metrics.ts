@@ -5,14 +5,21 @@
 
 type Labels = Record<string, string>;
 
-const labelKey = (labels: Labels) =>
-  Object.keys(labels)
-    .sort()
-    .map(
-      (k) =>
-        `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`,
-    )
-    .join(',');
+/** Prometheus's escapes in a label value; most values need none (tested once, not replaced thrice). */
+const escapeLabel = (value: string) =>
+  /[\\\n"]/.test(value)
+    ? value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+    : value;
+
+/** A label set's text, names sorted: one key per series, whatever order the labels came in. */
+const labelKey = (labels: Labels) => {
+  const names = Object.keys(labels);
+  if (names.length > 1) names.sort();
+  let key = '';
+  for (const name of names)
+    key += `${key ? ',' : ''}${name}="${escapeLabel(String(labels[name]))}"`;
+  return key;
+};
 
 const fmt = (v: number) =>
   Number.isFinite(v) ? String(v) : v > 0 ? '+Inf' : v < 0 ? '-Inf' : 'NaN';

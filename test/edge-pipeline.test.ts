@@ -231,6 +231,25 @@ describe('edge HTTP surface', () => {
     expect(stub.requests.slice(before).map((r) => r.path)).toEqual(['/v1/chat/completions']);
   });
 
+  it("sends the client's request on with the caller's cache salt and a usage report added", async () => {
+    const sent = async (extra: Record<string, unknown>) => {
+      const before = stub.requests.length;
+      const res = await chat(chatBody('hi', { stream: true, ...extra }));
+      await res.text();
+      return stub.requests[before]!.text;
+    };
+    const plain = JSON.parse(await sent({}));
+    expect(plain).toMatchObject({ ...chatBody('hi', { stream: true }) });
+    expect(plain.cache_salt).toMatch(/^[0-9a-f]{64}$/);
+    expect(plain.stream_options).toEqual({ include_usage: true });
+    // Fields the client sent itself are replaced, never sent twice.
+    const own = await sent({ cache_salt: 'mine', stream_options: { include_usage: false } });
+    expect(own.match(/"cache_salt"/g)).toHaveLength(1);
+    expect(own.match(/"stream_options"/g)).toHaveLength(1);
+    expect(JSON.parse(own).stream_options).toEqual({ include_usage: true });
+    expect(JSON.parse(own).cache_salt).not.toBe(plain.cache_salt);
+  });
+
   it('echoes a sane x-request-id and makes one up otherwise, on every response', async () => {
     const echoed = await fetch(`${edge.url}/health`, { headers: { 'x-request-id': 'abc-123' } });
     expect(echoed.headers.get('x-request-id')).toBe('abc-123');

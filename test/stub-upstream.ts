@@ -24,6 +24,8 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: Record<string, unknown>;
+  /** The body as sent. */
+  text: string;
 }
 
 export interface StubUpstream {
@@ -92,9 +94,10 @@ async function handle(stub: StubUpstream, req: IncomingMessage, res: ServerRespo
     return json(res, 404, {
       error: { message: 'not found', type: 'not_found_error', param: null, code: null },
     });
-  const body = JSON.parse((await readAll(req)) || '{}');
+  const text = await readAll(req);
+  const body = JSON.parse(text || '{}');
   stub.completions++;
-  stub.requests.push({ path, headers: req.headers, body });
+  stub.requests.push({ path, headers: req.headers, body, text });
   stub.inFlight++;
   res.on('close', () => stub.inFlight--);
   await complete(stub, path === '/v1/chat/completions', body, res);

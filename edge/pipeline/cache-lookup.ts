@@ -25,7 +25,7 @@ export const cacheLookup =
     if (hit.body.type === 'json')
       return new EdgeReply(
         200,
-        { ...hit.headers, 'content-type': 'application/json' },
+        Object.assign({}, hit.headers, { 'content-type': 'application/json' }),
         { type: 'text', text: hit.body.text },
         true,
       );

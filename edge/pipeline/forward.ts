@@ -9,6 +9,7 @@
 import { LRUCache } from 'lru-cache';
 import { readUtf8 } from '../../shared/utf8.ts';
 import type { EdgeRequest, EdgeServices, RequestState } from '../context.ts';
+import { appendFields } from '../json-splice.ts';
 import { EdgeReply, isJson, isSse, parseSse } from '../reply.ts';
 import { affinityKey, type Forwarded } from '../route.ts';
 
@@ -19,7 +20,9 @@ export const forwardCompletion = ({ config, router, sha256Hex }: EdgeServices, p
   // (pairs of a sane length: a client's salt is its own text, of any size).
   const salts = new LRUCache<string, string>({ max: 10_000 });
   return async (_request: EdgeRequest, state: RequestState): Promise<EdgeReply> => {
-    const body = { ...state.body } as Record<string, unknown>;
+    const body = state.body as unknown as Record<string, unknown>;
+    // What the edge adds to the client's request.
+    const added: Record<string, unknown> = {};
     if (!config.routing.sharedPrefixCache && state.principal) {
       // One prefix-cache namespace per caller; a client's own salt subdivides its namespace but
       // can never reach into another caller's (the pair is encoded unambiguously, then hashed).
@@ -29,19 +32,28 @@ export const forwardCompletion = ({ config, router, sha256Hex }: EdgeServices, p
         salt = await sha256Hex(pair);
         if (pair.length <= SALT_PAIR_MEMO_CHARS) salts.set(pair, salt);
       }
-      body.cache_salt = salt;
+      added.cache_salt = salt;
     }
     const options = (body.stream_options ?? {}) as Record<string, unknown>;
     if (body.stream === true && options.include_usage !== true) {
-      body.stream_options = { ...options, include_usage: true };
+      added.stream_options = { ...options, include_usage: true };
       state.injectedUsage = true;
     }
+    // Usually the client sent neither field: its body is encoded as it is and they follow.
+    const replaces = Object.keys(added).some((key) => Object.hasOwn(body, key));
+    const salt = (added.cache_salt ?? body.cache_salt) as unknown;
     const forwarded = await router.send({
       path,
       method: 'POST',
       headers: upstreamHeaders(config.routing.apiKey, state, true),
-      body: JSON.stringify(body),
-      affinityKey: affinityKey(body, config.routing.affinityPrefixChars),
+      body: replaces
+        ? JSON.stringify({ ...body, ...added })
+        : appendFields(JSON.stringify(body), added),
+      affinityKey: affinityKey(
+        body,
+        typeof salt === 'string' ? salt : '',
+        config.routing.affinityPrefixChars,
+      ),
       signal: state.signal,
     });
     state.backend = forwarded.backend.url;

@@ -10,7 +10,7 @@ export interface Sample {
 
 export type MetricFamilies = Record<string, Sample[]>;
 
-const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?\s*$/;
+const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([\s\S]*)\})?\s+(\S+)(?:\s+-?\d+)?\s*$/;
 const LABEL_PAIR = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?/y;
 
 export function parsePrometheusText(text: string): MetricFamilies {
