@@ -20,6 +20,11 @@ export interface Row {
   /** CPU ms per request: the load generator, the gateway process (none direct), the stub. */
   clientCpuMs: number;
   gatewayCpuMs: number | null;
+  /**
+   * The gateway's minor page faults per request: high after a quiet spell in which V8 handed
+   * memory back (docs/benchmarks.md, "Edge"). Absent in results from before it was recorded.
+   */
+  gatewayMinorFaults?: number | null;
   upstreamCpuMs: number | null;
   loadAverage1m: number;
 }

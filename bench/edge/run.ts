@@ -41,7 +41,7 @@ import { cpus, loadavg, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { mintDevToken } from '../../edge/dev-token.ts';
 import { parseOptions } from '../../shared/config.ts';
-import { processCpuMs } from './cpu-time.ts';
+import { processUsage } from './cpu-time.ts';
 import { type LoadResult, percentile, runLoad, type Target } from './load.ts';
 import {
   EDGE_NODE_OPTIONS,
@@ -141,20 +141,21 @@ async function measure(
 ): Promise<Row> {
   const n = requestsFor(concurrency, scenario.paced);
   const loadAverage1m = round(loadavg()[0]!);
-  const gateway0 = processCpuMs(gateway.server?.pid);
-  const upstream0 = processCpuMs(upstream.pid);
+  const gateway0 = processUsage(gateway.server?.pid);
+  const upstream0 = processUsage(upstream.pid);
   // Paced streams start spread over one stream's length (see load.ts); the others run flat out.
   const rampMs = scenario.paced ? opts.chunks * opts['pace-ms'] : 0;
   const r = await runLoad(gateway.target(upstream), scenario.body, concurrency, n, rampMs);
-  const perRequest = (before: number | undefined, pid: number | undefined) => {
-    const after = processCpuMs(pid);
-    return before === undefined || after === undefined ? null : round((after - before) / r.sent);
-  };
+  const gateway1 = processUsage(gateway.server?.pid);
+  const upstream1 = processUsage(upstream.pid);
+  const perRequest = (before?: number, after?: number) =>
+    before === undefined || after === undefined ? null : round((after - before) / r.sent);
   return {
     ...summarize(gateway.name, scenario.name, concurrency, r),
     clientCpuMs: round(r.clientCpuMs / r.sent),
-    gatewayCpuMs: perRequest(gateway0, gateway.server?.pid),
-    upstreamCpuMs: perRequest(upstream0, upstream.pid),
+    gatewayCpuMs: perRequest(gateway0?.cpuMs, gateway1?.cpuMs),
+    gatewayMinorFaults: perRequest(gateway0?.minorFaults, gateway1?.minorFaults),
+    upstreamCpuMs: perRequest(upstream0?.cpuMs, upstream1?.cpuMs),
     loadAverage1m,
   };
 }
@@ -324,6 +325,7 @@ const COLUMNS: [keyof Row, string, number][] = [
   ['totalP99Ms', 'e2e p99', 9],
   ['clientCpuMs', 'cpu load', 9],
   ['gatewayCpuMs', 'cpu gw', 7],
+  ['gatewayMinorFaults', 'flt gw', 7],
   ['upstreamCpuMs', 'cpu stub', 9],
   ['loadAverage1m', 'load', 6],
 ];
@@ -331,7 +333,9 @@ let headerPrinted = false;
 function printRow(r: Row) {
   if (!headerPrinted) {
     console.log(COLUMNS.map(([, h, w]) => h.padStart(w)).join(' '));
-    console.log('(cpu columns: CPU ms per request of the load generator, gateway, stub)');
+    console.log(
+      "(cpu columns: CPU ms per request of the load generator, gateway, stub; flt gw: the gateway's minor page faults per request)",
+    );
     headerPrinted = true;
   }
   console.log(COLUMNS.map(([k, , w]) => String(r[k] ?? '-').padStart(w)).join(' '));
