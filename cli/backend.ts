@@ -25,8 +25,10 @@ export const command: Command = {
     const opts = parseBackendOptions(argv, process.env);
     const log = createLogger('backend', opts.logLevel as never);
     const backend = await startBackend(opts, log);
+    // Listening for the signals before saying it is up (see cli/edge.ts).
+    const stopped = untilSignal();
     console.log(`edgeserve backend: ${backend.url} (model ${backend.context.modelName})`);
-    const signal = await untilSignal();
+    const signal = await stopped;
     log.info('draining', { signal });
     await backend.close();
     log.info('stopped');

@@ -4,6 +4,7 @@ import { startNodeEdge } from '../edge/node.ts';
 import { type OptionSpecs, parseOptions } from '../shared/config.ts';
 import type { Command } from './command.ts';
 import { wantsHelp } from './help.ts';
+import { untilSignal } from './signals.ts';
 
 const specs = {
   backend: {
@@ -43,17 +44,12 @@ export const command: Command = {
       tlsCert: opts.tlsCert,
       tlsKey: opts.tlsKey,
     });
+    // Listening for the signals before saying so: a supervisor may stop the edge the moment it
+    // reads that line, and a SIGTERM with no listener yet would kill it mid-way.
+    const stopped = untilSignal();
     const backends = edge.app.services.config.routing.urls;
     console.log(JSON.stringify({ msg: 'listening', url: edge.url, backends }));
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await stopped;
     await edge.close();
     return 0;
   },

@@ -65,6 +65,8 @@ export const command: Command = {
     });
     const token = await mintDevToken(secret, { sub: opts.sub, ttlSeconds: opts.ttl });
     const model = backend.context.modelName;
+    // Listening for the signals before saying it is up (see cli/edge.ts).
+    const stopped = untilSignal();
     console.log(
       [
         '',
@@ -82,7 +84,7 @@ export const command: Command = {
         'Ctrl-C drains and stops both.',
       ].join('\n'),
     );
-    const signal = await untilSignal();
+    const signal = await stopped;
     log.info('draining', { signal });
     await edge.close();
     await backend.close();

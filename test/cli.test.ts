@@ -114,4 +114,26 @@ describe('edgeserve CLI', () => {
     const [code] = await exited;
     expect(code).toBe(0);
   });
+
+  // A supervisor may stop a server the moment it reads that it is up: the handler must be there.
+  it.each([
+    ['backend', ['--port', '0'], /http:\/\/\S+/],
+    ['start', ['--backend-port', '0', '--edge-port', '0'], /edgeserve is up/],
+  ])('%s exits 0 on a SIGTERM sent the moment it says it is up', async (cmd, ports, up) => {
+    const model = fixtureModelCache('llama', 11);
+    const args = [BIN, cmd, '--model', model, '--device', 'reference', ...ports];
+    const child = spawn('node', [...args, '--log-level', 'error'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
+    while (!up.test(out)) await once(child.stdout!, 'data');
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    expect(code).toBe(0);
+  });
 });

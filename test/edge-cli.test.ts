@@ -121,6 +121,14 @@ describe('edgeserve edge (CLI, real server)', () => {
     }
   });
 
+  it('exits 0 on a SIGTERM sent the moment it says it is listening', async () => {
+    // A supervisor may stop it as soon as it reads the line: the handler must already be there.
+    for (let i = 0; i < 3; i++) {
+      const { child } = await startCli(['--backend', stub.url]);
+      expect(await stop(child)).toBe(0);
+    }
+  });
+
   it('fails loudly on an unknown config key', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ cache: { sharde: true } }));
