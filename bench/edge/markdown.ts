@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { Added as RoundAdded, Row as RoundRow } from './rounds.ts';
 
 /** What a results file holds, older ones included (they lack some of the CPU and p99 fields). */
-type Row = Omit<RoundRow, 'gatewayCpuMs' | 'loadAverage1m'> &
-  Partial<Pick<RoundRow, 'gatewayCpuMs' | 'loadAverage1m'>>;
+type Row = Omit<RoundRow, 'gatewayCpuMs' | 'upstreamCpuMs' | 'loadAverage1m'> &
+  Partial<Pick<RoundRow, 'gatewayCpuMs' | 'upstreamCpuMs' | 'loadAverage1m'>>;
 type Added = Omit<RoundAdded, 'addedFirstByteP99Ms'> & { addedFirstByteP99Ms?: number };
 
 const signed = (v: number | undefined) =>
@@ -37,8 +37,10 @@ export function markdown(result: {
   const lines = [
     `Edge benchmark, ${result.date.slice(0, 10)}, commit ${result.commit.slice(0, 7)}${result.commit.endsWith('+dirty') ? ' (with uncommitted changes)' : ''}, ${result.device.cpu} (${result.device.cores} cores), load average ${result.workload.loadAverageAtStart.join(' / ')} at start, ${result.workload.loadAverageAtEnd.join(' / ')} at end${rounds > 1 ? `; medians over ${rounds} rounds, "added" taken against the direct call of the same round` : ''}${warmup ? `; every process served ${warmup} warm-up requests first` : ''}.`,
     '',
-    '| scenario | streams | target | req/s | TTFB p50 / p99 ms | total p50 / p99 ms | added TTFB p50 / p99 | added total p50 / p99 | × direct req/s | gateway CPU ms/req | load 1m |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    // The stub does the same work for every target: its CPU per request shows how fast the
+    // machine was running while that target was measured.
+    '| scenario | streams | target | req/s | TTFB p50 / p99 ms | total p50 / p99 ms | added TTFB p50 / p99 | added total p50 / p99 | × direct req/s | gateway CPU ms/req | stub CPU ms/req | load 1m |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   // Listed per group: direct, the edge, the bare proxy's floor, then the other gateways.
   const group = (r: Row) => `${r.concurrency} ${r.scenario}`;
@@ -54,7 +56,7 @@ export function markdown(result: {
       (x) => x.target === r.target && x.scenario === r.scenario && x.concurrency === r.concurrency,
     );
     lines.push(
-      `| ${r.scenario} | ${r.concurrency} | ${r.target} | ${r.requestsPerSecond.toFixed(r.requestsPerSecond < 10 ? 1 : 0)} | ${ms(r.firstByteP50Ms)} / ${ms(r.firstByteP99Ms)} | ${ms(r.totalP50Ms)} / ${ms(r.totalP99Ms)} | ${a ? `${signed(a.addedFirstByteP50Ms)} / ${signed(a.addedFirstByteP99Ms)}` : ''} | ${a ? `${signed(a.addedTotalP50Ms)} / ${signed(a.addedTotalP99Ms)}` : ''} | ${a ? a.throughputRatio.toFixed(2) : ''} | ${r.gatewayCpuMs ?? ''} | ${r.loadAverage1m ?? ''} |`,
+      `| ${r.scenario} | ${r.concurrency} | ${r.target} | ${r.requestsPerSecond.toFixed(r.requestsPerSecond < 10 ? 1 : 0)} | ${ms(r.firstByteP50Ms)} / ${ms(r.firstByteP99Ms)} | ${ms(r.totalP50Ms)} / ${ms(r.totalP99Ms)} | ${a ? `${signed(a.addedFirstByteP50Ms)} / ${signed(a.addedFirstByteP99Ms)}` : ''} | ${a ? `${signed(a.addedTotalP50Ms)} / ${signed(a.addedTotalP99Ms)}` : ''} | ${a ? a.throughputRatio.toFixed(2) : ''} | ${r.gatewayCpuMs ?? ''} | ${r.upstreamCpuMs ?? ''} | ${r.loadAverage1m ?? ''} |`,
     );
   }
   const same = result.rows.find((r) => r.scenario === 'json same request');
