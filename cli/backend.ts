@@ -25,7 +25,7 @@ export const command: Command = {
     const opts = parseBackendOptions(argv, process.env);
     const log = createLogger('backend', opts.logLevel as never);
     const backend = await startBackend(opts, log);
-    // Listening for the signals before saying it is up (see cli/edge.ts).
+    // Before the line that says it is up (see untilSignal).
     const stopped = untilSignal();
     console.log(`edgeserve backend: ${backend.url} (model ${backend.context.modelName})`);
     const signal = await stopped;

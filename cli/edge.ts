@@ -44,8 +44,7 @@ export const command: Command = {
       tlsCert: opts.tlsCert,
       tlsKey: opts.tlsKey,
     });
-    // Listening for the signals before saying so: a supervisor may stop the edge the moment it
-    // reads that line, and a SIGTERM with no listener yet would kill it mid-way.
+    // Before the line that says it is up (see untilSignal).
     const stopped = untilSignal();
     const backends = edge.app.services.config.routing.urls;
     console.log(JSON.stringify({ msg: 'listening', url: edge.url, backends }));

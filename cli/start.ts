@@ -65,7 +65,7 @@ export const command: Command = {
     });
     const token = await mintDevToken(secret, { sub: opts.sub, ttlSeconds: opts.ttl });
     const model = backend.context.modelName;
-    // Listening for the signals before saying it is up (see cli/edge.ts).
+    // Before the line that says it is up (see untilSignal).
     const stopped = untilSignal();
     console.log(
       [

@@ -41,7 +41,7 @@ export const forwardCompletion = ({ config, router, sha256Hex }: EdgeServices, p
     }
     // Usually the client sent neither field: its body is encoded as it is and they follow.
     const replaces = Object.keys(added).some((key) => Object.hasOwn(body, key));
-    const salt = (added.cache_salt ?? body.cache_salt) as unknown;
+    const salt = added.cache_salt ?? body.cache_salt;
     const forwarded = await router.send({
       path,
       method: 'POST',
