@@ -278,26 +278,36 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
 
 /**
  * A stream, straight from the pipeline to the socket: one write per upstream read (the events it
- * carried, already joined), with no web stream in between. The headers travel with the first
- * events when those are ready at once, and alone otherwise (a backend still prefilling).
+ * carried, already joined), with no web stream in between, and for an upstream stream no promise
+ * either (SseBody.pipe). The headers travel with the first events when those are ready at once,
+ * and alone otherwise (a backend still prefilling).
  */
-async function writeSse(body: SseBody, res: ServerResponse): Promise<void> {
-  const onClose = () => body.cancel();
-  res.on('close', onClose);
-  const flushHeaders = setImmediate(() => res.flushHeaders());
-  try {
-    for (;;) {
-      const text = await body.next();
-      if (text === null || res.destroyed) break;
+function writeSse(body: SseBody, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const flushHeaders = setImmediate(() => res.flushHeaders());
+    const done = () => {
       clearImmediate(flushHeaders);
-      const blocked = writeChunk(res, text);
-      if (blocked) await drained(blocked);
-    }
-  } finally {
-    clearImmediate(flushHeaders);
-    res.off('close', onClose);
-    res.end();
-  }
+      res.off('close', onClose);
+      res.end();
+      resolve();
+    };
+    const onClose = () => {
+      body.cancel();
+      done();
+    };
+    res.on('close', onClose);
+    body.pipe({
+      write(text) {
+        if (res.destroyed) return true; // 'close' is on its way
+        clearImmediate(flushHeaders);
+        const blocked = writeChunk(res, text);
+        if (!blocked) return true;
+        whenDrained(blocked, () => body.resume());
+        return false;
+      },
+      end: done,
+    });
+  });
 }
 
 /**
@@ -322,15 +332,13 @@ function writeChunk(res: ServerResponse, text: string): Writable | undefined {
   return socket.write(framed) ? undefined : socket;
 }
 
-/** Resolves when the stream can take more, or is gone. */
-function drained(stream: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
+/** Calls `then` once the stream can take more, or is gone. */
+function whenDrained(stream: Writable, then: () => void): void {
+  const done = () => {
+    stream.off('drain', done);
+    stream.off('close', done);
+    then();
+  };
+  stream.on('drain', done);
+  stream.on('close', done);
 }

@@ -6,6 +6,7 @@
  */
 import { type HttpError, toHttpError } from '../shared/errors.ts';
 import { SSE_DONE, SseByteParser } from '../shared/sse.ts';
+import { type Listenable, type Listener, listenTo, setPaused } from './listenable.ts';
 
 /**
  * One SSE event: parsed JSON data, or raw data (e.g. `[DONE]`). `raw` is the text the JSON was
@@ -50,8 +51,11 @@ export const isJson = (contentType: string | null) => !!contentType?.includes('a
 export const parseSse = (chunks: AsyncIterable<Uint8Array>): AsyncIterableIterator<SseItem[]> =>
   new SseItems(chunks[Symbol.asyncIterator]());
 
-/** `parseSse`'s iterator: a plain one rather than an async generator (it is on every chunk's path). */
-class SseItems implements AsyncIterableIterator<SseItem[]> {
+/**
+ * `parseSse`'s iterator: a plain one rather than an async generator (it is on every chunk's
+ * path). It can be listened to when its bytes can.
+ */
+class SseItems implements AsyncIterableIterator<SseItem[]>, Listenable<SseItem[]> {
   readonly #parser = new SseByteParser();
   #over = false;
 
@@ -61,15 +65,50 @@ class SseItems implements AsyncIterableIterator<SseItem[]> {
     while (!this.#over) {
       const next = await this.chunks.next();
       if (next.done) {
-        this.#over = true;
-        const rest = this.#parser.end().map((m) => toItem(m.data));
+        const rest = this.#end();
         if (rest.length) return { value: rest, done: false };
         break;
       }
-      const batch = this.#parser.push(next.value).map((m) => toItem(m.data));
+      const batch = this.#parse(next.value);
       if (batch.length) return { value: batch, done: false };
     }
     return { value: undefined, done: true };
+  }
+
+  listen(listener: Listener<SseItem[]>): boolean {
+    return listenTo<Uint8Array>(this.chunks, {
+      data: (bytes) => {
+        const batch = this.#parse(bytes);
+        if (batch.length) listener.data(batch);
+      },
+      end: () => {
+        const rest = this.#end();
+        if (rest.length) listener.data(rest);
+        listener.end();
+      },
+      error: (err) => {
+        this.#over = true;
+        listener.error(err);
+      },
+    });
+  }
+
+  pause(): void {
+    setPaused(this.chunks, true);
+  }
+
+  resume(): void {
+    setPaused(this.chunks, false);
+  }
+
+  #parse(bytes: Uint8Array): SseItem[] {
+    return this.#parser.push(bytes).map((m) => toItem(m.data));
+  }
+
+  /** What the parser still held when the bytes ended. */
+  #end(): SseItem[] {
+    this.#over = true;
+    return this.#parser.end().map((m) => toItem(m.data));
   }
 
   /** Gives the rest up: the byte stream is closed too. */
@@ -165,13 +204,26 @@ export function toResponse(rendered: RenderedReply): Response {
   return new Response(typeof body === 'string' ? body : webStream(body), { status, headers });
 }
 
+/** Where a piped stream's text goes. */
+export interface TextSink {
+  /** Takes the next text (never empty); false when the consumer is full: wait for `resume`. */
+  write(text: string): boolean;
+  /** The stream is over (complete, or ended with an error event); not called after `cancel`. */
+  end(): void;
+}
+
 /**
- * A stream's events, through its stages, as SSE text. A stream that fails midway ends with an SSE
- * error event (OpenAI's error JSON) and `[DONE]`, since the status line has long been sent.
+ * A stream's events, through its stages, as SSE text: read with `next`, or piped to a sink,
+ * which goes through every stage in plain calls when the events can be listened to (an upstream
+ * stream on Node). A stream that fails midway ends with an SSE error event (OpenAI's error JSON)
+ * and `[DONE]`, since the status line has long been sent.
  */
 export class SseBody {
   readonly #iterator: AsyncIterator<SseItem[]>;
   #over = false;
+  #outcome: BodyOutcome | undefined;
+  /** While a pipe is reading as an iterator and its sink is full: resumes it. */
+  #resumePump: (() => void) | undefined;
 
   constructor(
     private readonly reply: EdgeReply,
@@ -189,15 +241,45 @@ export class SseBody {
       for (;;) {
         const next = await this.#iterator.next();
         if (this.#over) return null;
-        if (next.done) return this.#finish('complete', this.#flush()) || null;
-        const text = itemsText(this.#apply(next.value, 0));
+        if (next.done) return this.#complete() || null;
+        const text = this.#text(next.value);
         if (text) return text;
       }
     } catch (err) {
       if (this.#over) return null;
-      const error = toHttpError(err);
-      return this.#finish('error', `data: ${JSON.stringify(error.toJSON())}\n\n${SSE_DONE}`, error);
+      return this.#fail(err);
     }
+  }
+
+  /** Sends the stream to `sink` as it arrives, pausing while the sink is full. */
+  pipe(sink: TextSink): void {
+    const listening = listenTo<SseItem[]>(this.#iterator, {
+      data: (items) => {
+        if (this.#over) return;
+        const text = this.#text(items);
+        if (text && !sink.write(text)) setPaused(this.#iterator, true);
+      },
+      end: () => {
+        if (this.#over) return;
+        const text = this.#complete();
+        if (text) sink.write(text);
+        sink.end();
+      },
+      error: (err) => {
+        if (this.#over) return;
+        sink.write(this.#fail(err));
+        sink.end();
+      },
+    });
+    if (!listening) void this.#pump(sink);
+  }
+
+  /** The sink of `pipe` can take more. */
+  resume(): void {
+    const resumePump = this.#resumePump;
+    this.#resumePump = undefined;
+    if (resumePump) resumePump();
+    else if (!this.#over) setPaused(this.#iterator, false);
   }
 
   /** The client went away: stops the upstream call. */
@@ -205,7 +287,21 @@ export class SseBody {
     if (this.#over) return;
     this.#finish('cancelled', '');
     this.reply.cancel();
+    this.resume(); // a pump waiting for its sink sees that it is over
     void this.#iterator.return?.(undefined)?.catch(() => {});
+  }
+
+  /** `pipe` for events that can only be read as an iterator. */
+  async #pump(sink: TextSink): Promise<void> {
+    for (let text = await this.next(); text !== null; text = await this.next()) {
+      if (!sink.write(text)) await new Promise<void>((resolve) => (this.#resumePump = resolve));
+    }
+    // Over: complete or failed (the last text said so), or cancelled (the sink is not told).
+    if (this.#outcome !== 'cancelled') sink.end();
+  }
+
+  #text(items: SseItem[]): string {
+    return itemsText(this.#apply(items, 0));
   }
 
   #apply(items: SseItem[], from: number): SseItem[] {
@@ -215,17 +311,24 @@ export class SseBody {
   }
 
   /** What the stages still hold once the upstream stream has ended. */
-  #flush(): string {
+  #complete(): string {
     let text = '';
     for (let i = 0; i < this.stages.length; i++) {
       const extra = this.stages[i]!.end?.();
       if (extra?.length) text += itemsText(this.#apply(extra, i + 1));
     }
-    return text;
+    return this.#finish('complete', text);
+  }
+
+  /** The SSE error event and `[DONE]` that end a stream that failed midway. */
+  #fail(err: unknown): string {
+    const error = toHttpError(err);
+    return this.#finish('error', `data: ${JSON.stringify(error.toJSON())}\n\n${SSE_DONE}`, error);
   }
 
   #finish(outcome: BodyOutcome, text: string, error?: HttpError): string {
     this.#over = true;
+    this.#outcome = outcome;
     this.onEnd(outcome, error);
     return text;
   }

@@ -1,29 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { fakeController } from './fake-controller.ts';
 import { ResponseBody } from './response-body.ts';
-
-function fakeController() {
-  const c = {
-    aborted: false,
-    paused: false,
-    reason: null as Error | null,
-    pauses: 0,
-    resumes: 0,
-    abort(reason: Error) {
-      c.aborted = true;
-      c.reason = reason;
-    },
-    pause() {
-      c.paused = true;
-      c.pauses++;
-    },
-    resume() {
-      c.paused = false;
-      c.resumes++;
-    },
-  };
-  return c;
-}
 
 const body = () => {
   const controller = fakeController();
@@ -98,5 +76,107 @@ describe('ResponseBody', () => {
     b.push(bytes.subarray(2));
     b.end();
     expect(await done).toBe('héllo wörld');
+  });
+});
+
+/** A listener that records what it was told, in order. */
+function recorder() {
+  const log: string[] = [];
+  return {
+    log,
+    listener: {
+      data: (chunk: Uint8Array) => log.push(`data ${text(chunk)}`),
+      end: () => log.push('end'),
+      error: (err: unknown) => log.push(`error ${(err as Error).message}`),
+    },
+  };
+}
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('ResponseBody, listened to', () => {
+  it('hands over what one read brought as one value, a microtask later, never from inside push', async () => {
+    const { body: b } = body();
+    const { log, listener } = recorder();
+    expect(b.listen(listener)).toBe(true);
+    b.push(Buffer.from('a'));
+    b.push(Buffer.from('b'));
+    expect(log).toEqual([]);
+    await Promise.resolve();
+    expect(log).toEqual(['data ab']);
+    b.push(Buffer.from('c'));
+    b.end();
+    expect(log).toEqual(['data ab']);
+    await tick();
+    expect(log).toEqual(['data ab', 'data c', 'end']);
+  });
+
+  it('delivers what came before it listened, and an end already seen, in order', async () => {
+    const { body: b } = body();
+    b.push(Buffer.from('early'));
+    b.end();
+    const { log, listener } = recorder();
+    b.listen(listener);
+    await tick();
+    expect(log).toEqual(['data early', 'end']);
+  });
+
+  it('holds everything back while paused, with undici paused, and goes on at resume', async () => {
+    const { body: b, controller } = body();
+    const { log, listener } = recorder();
+    b.listen({
+      ...listener,
+      data: (chunk) => {
+        listener.data(chunk);
+        b.pause(); // the consumer is full after every value
+      },
+    });
+    b.push(Buffer.from('1'));
+    await tick();
+    expect(controller.paused).toBe(true);
+    b.push(Buffer.from('2'));
+    b.push(Buffer.from('3'));
+    b.end();
+    await tick();
+    expect(log).toEqual(['data 1']);
+    b.resume();
+    expect(controller.paused).toBe(false);
+    await tick();
+    expect(log).toEqual(['data 1', 'data 23']);
+    b.resume();
+    await tick();
+    expect(log).toEqual(['data 1', 'data 23', 'end']);
+  });
+
+  it('tells a failure once, with what was unread dropped, and nothing after', async () => {
+    const { body: b } = body();
+    const { log, listener } = recorder();
+    b.listen(listener);
+    b.push(Buffer.from('lost'));
+    b.fail(new Error('reset'));
+    b.end();
+    await tick();
+    expect(log).toEqual(['error reset']);
+  });
+
+  it('tells a listener that gave up (cancel) nothing more, and aborts the request', async () => {
+    const { body: b, controller } = body();
+    const { log, listener } = recorder();
+    b.listen(listener);
+    b.push(Buffer.from('x'));
+    b.cancel();
+    await tick();
+    expect(log).toEqual([]);
+    expect(controller.aborted).toBe(true);
+  });
+
+  it('cannot be listened to while a read is pending, nor twice', async () => {
+    const { body: b } = body();
+    const read = b.next();
+    expect(b.listen(recorder().listener)).toBe(false);
+    b.push(Buffer.from('r'));
+    expect(text((await read).value)).toBe('r');
+    const other = body().body;
+    expect(other.listen(recorder().listener)).toBe(true);
+    expect(other.listen(recorder().listener)).toBe(false);
   });
 });

@@ -8,6 +8,7 @@
 import { badGateway, gatewayTimeout, HttpError, serviceUnavailable } from '../shared/errors.ts';
 import { type AbortLike, Cancellation } from './cancel.ts';
 import type { RoutingConfig } from './config.ts';
+import { type Listenable, type Listener, listenTo, setPaused } from './listenable.ts';
 import {
   type Backend,
   type BackendPool,
@@ -174,15 +175,18 @@ export class BackendRouter {
 const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
 
 /**
- * A backend's response body, read under the idle timeout; a stall or a failure midway marks the
- * backend unhealthy. Once it has ended, failed or been given up (`return`), the timer is cleared,
- * the backend released and the response cancelled. A plain iterator rather than an async
- * generator: it sits on every chunk's path.
+ * A backend's response body, read or listened to under the idle timeout; a stall or a failure
+ * midway marks the backend unhealthy. Once it has ended, failed or been given up (`return`), the
+ * timer is cleared, the backend released and the response cancelled. A plain iterator rather
+ * than an async generator: it sits on every chunk's path.
  */
-class WatchedBody implements AsyncIterableIterator<Uint8Array> {
+class WatchedBody implements AsyncIterableIterator<Uint8Array>, Listenable<Uint8Array> {
   readonly #chunks: AsyncIterator<Uint8Array> | null;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the read now pending began (null while none is): only time spent waiting counts. */
+  /**
+   * Since when the consumer has been waiting for the next chunk (null while it is not: between a
+   * read and the next, or while a listener has paused): only time spent waiting counts.
+   */
   #waitingSince: number | null = null;
   #idle = false;
   #over = false;
@@ -204,10 +208,7 @@ class WatchedBody implements AsyncIterableIterator<Uint8Array> {
       this.#finish();
       return DONE;
     }
-    // One timer per response, armed at the first read and re-armed when it fires early: cheaper
-    // than one per chunk.
-    if (this.#timer === undefined) this.#arm(this.config.idleTimeoutMs);
-    this.#waitingSince = Date.now();
+    this.#startWaiting();
     try {
       const next = await this.#chunks.next();
       this.#waitingSince = null;
@@ -226,6 +227,45 @@ class WatchedBody implements AsyncIterableIterator<Uint8Array> {
 
   [Symbol.asyncIterator](): this {
     return this;
+  }
+
+  listen(listener: Listener<Uint8Array>): boolean {
+    if (this.#over || this.#chunks === null) return false;
+    const watched: Listener<Uint8Array> = {
+      data: (bytes) => {
+        this.#waitingSince = Date.now(); // before the listener, which may pause
+        listener.data(bytes);
+      },
+      end: () => {
+        this.#finish();
+        listener.end();
+      },
+      error: (err) => {
+        this.#finish();
+        listener.error(this.#failure(err));
+      },
+    };
+    if (!listenTo(this.#chunks, watched)) return false;
+    this.#startWaiting();
+    return true;
+  }
+
+  pause(): void {
+    this.#waitingSince = null;
+    if (this.#chunks) setPaused(this.#chunks, true);
+  }
+
+  resume(): void {
+    if (this.#over || !this.#chunks) return;
+    this.#waitingSince = Date.now();
+    setPaused(this.#chunks, false);
+  }
+
+  #startWaiting(): void {
+    // One timer per response, armed at the first read and re-armed when it fires early: cheaper
+    // than one per chunk.
+    if (this.#timer === undefined) this.#arm(this.config.idleTimeoutMs);
+    this.#waitingSince = Date.now();
   }
 
   #arm(ms: number): void {

@@ -1,8 +1,10 @@
 /**
  * The edge pipeline's own CPU per streamed request, in process: no sockets, no other processes,
  * so the number holds still on a busy machine where the end-to-end bench (run.ts) cannot. The
- * upstream is a prebuilt SSE answer (32 content chunks, usage, [DONE]) arriving in one read or
- * one read per event; the client reads the stream the way the Node entry writes it (SseBody).
+ * upstream is a prebuilt SSE answer (32 content chunks, usage, [DONE]) in the Node entry's
+ * upstream body (ResponseBody), arriving in one read or one read per event, a loop turn apart;
+ * the stream is piped to a sink as the Node entry does (SseBody.pipe), or with `--consume next`
+ * read as an iterator (how the Node entry read it before stop 22, and how Workers still do).
  *
  * With --gap-ms N it measures latency instead: each request waits N ms after the one before (as
  * a request at 64 paced streams comes ~10 ms after the last), and what is reported is the time
@@ -11,20 +13,24 @@
  * (docs/benchmarks.md, "Edge": "The request's path runs cold").
  *
  *   npx tsx bench/edge/pipeline-cpu.ts [--reads one|per-event] [--text prose|abcd] [--gap-ms 20]
+ *                                      [--consume pipe|next]
  */
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { createEdgeApp } from '../../edge/app.ts';
 import { defaultConfig } from '../../edge/config.ts';
 import type { EdgeRequest } from '../../edge/context.ts';
 import { mintDevToken } from '../../edge/dev-token.ts';
-import { RenderedReply } from '../../edge/reply.ts';
+import { fakeController } from '../../edge/fake-controller.ts';
+import { RenderedReply, type SseBody } from '../../edge/reply.ts';
+import { ResponseBody } from '../../edge/response-body.ts';
 import { parseOptions } from '../../shared/config.ts';
 
 const opts = parseOptions(
   {
     reads: { type: 'string', default: 'one', help: 'upstream reads: one, or per-event' },
     text: { type: 'string', default: 'prose', help: 'content chunks: prose or abcd' },
+    consume: { type: 'string', default: 'pipe', help: 'how the stream is taken: pipe or next' },
     requests: { type: 'int', default: 300, min: 1, help: 'requests per trial' },
     trials: { type: 'int', default: 10, min: 1, help: 'trials; the fastest is reported' },
     'gap-ms': {
@@ -62,14 +68,48 @@ config.limits = { requestsPerMinute: 1e12, tokensPerMinute: 1e15 };
 const app = createEdgeApp(config, {
   log: () => {},
   sha256Hex: (text) => createHash('sha256').update(text).digest('hex'),
-  fetchUpstream: async () => ({
-    status: 200,
-    headers: { get: (name) => (name === 'content-type' ? 'text/event-stream' : null) },
-    body: Readable.from(reads),
-    text: async () => '',
-    cancel() {},
-  }),
+  fetchUpstream: async () => {
+    const body = new ResponseBody(fakeController() as unknown as Dispatcher.DispatchController);
+    void feed(body);
+    return {
+      status: 200,
+      headers: { get: (name) => (name === 'content-type' ? 'text/event-stream' : null) },
+      body,
+      text: () => body.text(),
+      cancel: () => body.cancel(),
+    };
+  },
 });
+
+/** The upstream's reads, each in a loop turn of its own as from a socket. */
+async function feed(body: ResponseBody): Promise<void> {
+  for (const read of reads) {
+    await new Promise((resolve) => setImmediate(resolve));
+    body.push(read);
+  }
+  body.end();
+}
+
+/** Takes a stream to its end, as `--consume` says; resolves with the first text's time. */
+function consume(sse: SseBody): Promise<number> {
+  if (opts.consume === 'next')
+    return (async () => {
+      let text = await sse.next();
+      const first = performance.now();
+      while (text !== null) text = await sse.next();
+      return first;
+    })();
+  return new Promise((resolve) => {
+    let first = 0;
+    sse.pipe({
+      write: () => {
+        first ||= performance.now();
+        return true;
+      },
+      end: () => resolve(first),
+    });
+  });
+}
 const token = await mintDevToken(config.auth.jwtSecret, { sub: 'bench', ttlSeconds: 3600 });
 const body = Buffer.from(
   JSON.stringify({
@@ -94,10 +134,7 @@ async function one(): Promise<number> {
   const reply = await app.handle(request);
   const sse = reply instanceof RenderedReply && typeof reply.body !== 'string' ? reply.body : null;
   if (!sse) throw new Error('expected a stream');
-  let text = await sse.next();
-  const firstTextMs = performance.now() - start;
-  while (text !== null) text = await sse.next();
-  return firstTextMs;
+  return (await consume(sse)) - start;
 }
 
 for (let i = 0; i < opts.requests; i++) await one(); // warm-up
@@ -114,7 +151,7 @@ if (gapMs > 0) {
   latencies.sort((a, b) => a - b);
   const at = (q: number) => Math.round(latencies[Math.floor(q * (latencies.length - 1))]! * 1000);
   console.log(
-    `pipeline latency to the first text after ${gapMs} ms idle (${opts.reads} read(s), ${opts.text}, ${opts.requests} requests): p50 ${at(0.5)} µs, p90 ${at(0.9)} µs`,
+    `pipeline latency to the first text after ${gapMs} ms idle (${opts.reads} read(s), ${opts.text}, ${opts.consume}, ${opts.requests} requests): p50 ${at(0.5)} µs, p90 ${at(0.9)} µs`,
   );
 } else {
   let bestMs = Number.POSITIVE_INFINITY;
@@ -124,7 +161,7 @@ if (gapMs > 0) {
     bestMs = Math.min(bestMs, (performance.now() - t0) / opts.requests);
   }
   console.log(
-    `pipeline CPU per streamed request (${opts.reads} read(s), ${opts.text}, ${events.length} events): ${Math.round(bestMs * 1000)} µs (fastest of ${opts.trials} trials)`,
+    `pipeline CPU per streamed request (${opts.reads} read(s), ${opts.text}, ${opts.consume}, ${events.length} events): ${Math.round(bestMs * 1000)} µs (fastest of ${opts.trials} trials)`,
   );
 }
 app.close();
