@@ -132,6 +132,28 @@ describe('SseBody.pipe', () => {
     expect(outcomes).toEqual(['error']);
   });
 
+  it('ends the stream with an error event and stops the upstream when a stage throws', async () => {
+    let batches = 0;
+    const failing: SseStage = {
+      batch: (items) => {
+        if (++batches === 2) throw new Error('stage bug');
+        return items;
+      },
+    };
+    const { controller, upstream, body, outcomes } = streamOf([failing]);
+    const { sink, writes, ends } = sinkOf();
+    body.pipe(sink);
+    upstream.push(Buffer.from(event('fine')));
+    await tick();
+    upstream.push(Buffer.from(event('boom')));
+    await tick();
+    expect(writes).toHaveLength(2);
+    expect(writes[1]).toMatch(/^data: \{"error":\{.*\}\}\n\ndata: \[DONE\]\n\n$/);
+    expect(ends()).toBe(1);
+    expect(outcomes).toEqual(['error']);
+    expect(controller.aborted).toBe(true);
+  });
+
   it('pauses the upstream while the sink is full and goes on at resume, nothing lost', async () => {
     let full = true;
     const { controller, upstream, body } = streamOf([]);

@@ -256,12 +256,22 @@ export class SseBody {
     const listening = listenTo<SseItem[]>(this.#iterator, {
       data: (items) => {
         if (this.#over) return;
-        const text = this.#text(items);
+        let text: string;
+        try {
+          text = this.#text(items);
+        } catch (err) {
+          return this.#broken(sink, err);
+        }
         if (text && !sink.write(text)) setPaused(this.#iterator, true);
       },
       end: () => {
         if (this.#over) return;
-        const text = this.#complete();
+        let text: string;
+        try {
+          text = this.#complete();
+        } catch (err) {
+          return this.#broken(sink, err);
+        }
         if (text) sink.write(text);
         sink.end();
       },
@@ -272,6 +282,16 @@ export class SseBody {
       },
     });
     if (!listening) void this.#pump(sink);
+  }
+
+  /**
+   * A stage failed on a listened-to stream (there is no reader to throw to): the stream ends
+   * with an error event, as when the upstream fails, and the upstream call is stopped.
+   */
+  #broken(sink: TextSink, err: unknown): void {
+    sink.write(this.#fail(err));
+    sink.end();
+    this.#stopUpstream();
   }
 
   /** The sink of `pipe` can take more. */
@@ -286,8 +306,12 @@ export class SseBody {
   cancel(): void {
     if (this.#over) return;
     this.#finish('cancelled', '');
-    this.reply.cancel();
     this.resume(); // a pump waiting for its sink sees that it is over
+    this.#stopUpstream();
+  }
+
+  #stopUpstream(): void {
+    this.reply.cancel();
     void this.#iterator.return?.(undefined)?.catch(() => {});
   }
 
