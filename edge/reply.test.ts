@@ -75,7 +75,7 @@ async function readAll(body: SseBody): Promise<string> {
   return out;
 }
 
-describe('SseBody.pipe', () => {
+describe('SseBody', () => {
   it('sends what reading it would, however the upstream bytes are cut', async () => {
     const bytes = Buffer.from(ANSWER);
     const whole = streamOf();
@@ -150,6 +150,21 @@ describe('SseBody.pipe', () => {
     expect(writes).toHaveLength(2);
     expect(writes[1]).toMatch(/^data: \{"error":\{.*\}\}\n\ndata: \[DONE\]\n\n$/);
     expect(ends()).toBe(1);
+    expect(outcomes).toEqual(['error']);
+    expect(controller.aborted).toBe(true);
+  });
+
+  it('stops the upstream when a stage throws on a stream read as an iterator too', async () => {
+    const failing: SseStage = {
+      batch: () => {
+        throw new Error('stage bug');
+      },
+    };
+    const { controller, upstream, body, outcomes } = streamOf([failing]);
+    const read = body.next();
+    upstream.push(Buffer.from(event('boom')));
+    expect(await read).toMatch(/^data: \{"error":/);
+    expect(await body.next()).toBeNull();
     expect(outcomes).toEqual(['error']);
     expect(controller.aborted).toBe(true);
   });

@@ -286,12 +286,11 @@ export class SseBody {
 
   /**
    * A stage failed on a listened-to stream (there is no reader to throw to): the stream ends
-   * with an error event, as when the upstream fails, and the upstream call is stopped.
+   * with an error event, as when the upstream fails.
    */
   #broken(sink: TextSink, err: unknown): void {
     sink.write(this.#fail(err));
     sink.end();
-    this.#stopUpstream();
   }
 
   /** The sink of `pipe` can take more. */
@@ -344,9 +343,13 @@ export class SseBody {
     return this.#finish('complete', text);
   }
 
-  /** The SSE error event and `[DONE]` that end a stream that failed midway. */
+  /**
+   * The SSE error event and `[DONE]` that end a stream that failed midway. The upstream call is
+   * stopped, in case it is what still runs (a stage failed, not the upstream).
+   */
   #fail(err: unknown): string {
     const error = toHttpError(err);
+    this.#stopUpstream();
     return this.#finish('error', `data: ${JSON.stringify(error.toJSON())}\n\n${SSE_DONE}`, error);
   }
 
