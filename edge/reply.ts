@@ -260,7 +260,7 @@ export class SseBody {
         try {
           text = this.#text(items);
         } catch (err) {
-          return this.#broken(sink, err);
+          return this.#failTo(sink, err);
         }
         if (text && !sink.write(text)) setPaused(this.#iterator, true);
       },
@@ -270,25 +270,23 @@ export class SseBody {
         try {
           text = this.#complete();
         } catch (err) {
-          return this.#broken(sink, err);
+          return this.#failTo(sink, err);
         }
         if (text) sink.write(text);
         sink.end();
       },
       error: (err) => {
-        if (this.#over) return;
-        sink.write(this.#fail(err));
-        sink.end();
+        if (!this.#over) this.#failTo(sink, err);
       },
     });
     if (!listening) void this.#pump(sink);
   }
 
   /**
-   * A stage failed on a listened-to stream (there is no reader to throw to): the stream ends
-   * with an error event, as when the upstream fails.
+   * Ends a piped stream with an error event: the upstream failed, or a stage did (a listened-to
+   * stream has no reader to throw to).
    */
-  #broken(sink: TextSink, err: unknown): void {
+  #failTo(sink: TextSink, err: unknown): void {
     sink.write(this.#fail(err));
     sink.end();
   }

@@ -43,8 +43,7 @@ export class ResponseBody implements AsyncIterableIterator<Uint8Array>, Listenab
   end(): void {
     if (this.#error !== undefined) return;
     this.#ended = true;
-    if (this.#listener) this.#wakeSoon();
-    else this.#wake();
+    this.#wakeSoon();
   }
 
   /** The request failed or was aborted: what is still unread is dropped, the next read throws. */
@@ -53,8 +52,7 @@ export class ResponseBody implements AsyncIterableIterator<Uint8Array>, Listenab
     this.#error = err;
     this.#chunks = [];
     this.#bytes = 0;
-    if (this.#listener) this.#wakeSoon();
-    else this.#wake();
+    this.#wakeSoon();
   }
 
   /** Discards the rest of the body and frees the connection (a no-op once it has ended). */
